@@ -128,19 +128,24 @@ def load_default_model(device: str | torch.device | None = "auto", dtype: str | 
     return load_model(str(default_model_dir()), device=device, dtype=dtype)
 
 
-def load_model(name_or_path: str, device: str | torch.device | None = "auto", dtype: str | torch.dtype | None = None):
+def load_model(name_or_path: str, device: str | torch.device | None = "auto", dtype: str | torch.dtype | None = None,
+               device_map: str | dict | None = None):
     """A causal LM and its tokenizer from a hub id or a local folder. Returns ``(model, tokenizer)``.
 
     bf16 on a GPU and float32 on the CPU unless ``dtype`` says otherwise; ``device="auto"`` picks CUDA
-    when present. A multimodal Gemma 3 checkpoint (4B and up) loads as its text-and-image model; the
-    hooks find its text layers under ``model.language_model.layers``.
+    when present. ``device_map="auto"`` spreads a model too big for one GPU over all of them (accelerate);
+    each SAE then lives on the device of the layer it hooks. A multimodal Gemma 3 checkpoint (4B and up)
+    loads as its text-and-image model; the hooks find its text layers under ``model.language_model.layers``.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dt)
-    model.to(dev)
+    if device_map is not None:
+        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dt, device_map=device_map)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dt)
+        model.to(dev)
     model.eval()
     return model, tokenizer

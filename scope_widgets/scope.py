@@ -58,13 +58,15 @@ class Scope:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def load(cls, model: str | None = None, sae=None, device: str | torch.device | None = "auto", dtype=None) -> "Scope":
+    def load(cls, model: str | None = None, sae=None, device: str | torch.device | None = "auto", dtype=None,
+             device_map: str | dict | None = None) -> "Scope":
         """Load a model and its SAEs.
 
         With no ``model`` this is the embedded default: Gemma 3 270M and the SAE bundled with the package,
         entirely offline. Otherwise ``model`` is a hub id or a local folder (loaded through transformers;
         bf16 on a GPU, float32 on the CPU unless ``dtype`` says otherwise) and ``sae`` an ``sw.SAE``, a
-        list of them, a local SAE folder or a ``(repo_id, folder)`` pair.
+        list of them, a local SAE folder or a ``(repo_id, folder)`` pair. ``device_map="auto"`` spreads a
+        model too big for one GPU over several; each SAE goes to the device of the layer it hooks.
         """
         if model is None:
             m, tok = load_default_model(device=device, dtype=dtype)
@@ -75,7 +77,7 @@ class Scope:
                     )
                 sae = DEFAULT_SAE_DIR
         else:
-            m, tok = load_model(model, device=device, dtype=dtype)
+            m, tok = load_model(model, device=device, dtype=dtype, device_map=device_map)
         return cls(m, tok, sae)
 
     def _attach(self, sae):
@@ -245,6 +247,33 @@ class Scope:
                 )
             results.append(per_sae if sae == "all" else per_sae[saes[0].name])
         return results
+
+    # ------------------------------------------------------------------ dashboards, labels, search
+    def dashboard(self, feature: int, sae=None):
+        """Everything known about one feature: top examples, activation histogram, density, logit
+        effects and label (``scope_widgets.dashboards.FeatureDashboardData``). Shipped for the default SAE,
+        read from ``examples.safetensors`` for Gemma Scope 2 when present, else computed on a small corpus."""
+        from scope_widgets.dashboards import feature_dashboard
+
+        return feature_dashboard(self, self._resolve_saes(sae)[0], feature)
+
+    def search(self, query: str, k: int = 10, sae=None):
+        """The features most associated with a word or phrase, by activation on it and by logit effect."""
+        from scope_widgets.dashboards import search_features
+
+        return search_features(self, self._resolve_saes(sae)[0], self._check_text(query, "the query"), k)
+
+    def label(self, feature: int, sae=None) -> str | None:
+        """A feature's label: the user's own if set, else the automatic one (or None)."""
+        from scope_widgets.labels import labels_for
+
+        return labels_for(self._resolve_saes(sae)[0]).get(feature)
+
+    def set_label(self, feature: int, text: str | None, sae=None) -> None:
+        """Give a feature your own label (saved to disk, loaded back next time); None removes it."""
+        from scope_widgets.labels import labels_for
+
+        labels_for(self._resolve_saes(sae)[0]).set(feature, text)
 
     # ------------------------------------------------------------------ steering and generation
     def _steering(self, steer, method: str, positions: str, sae):

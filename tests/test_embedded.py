@@ -1,0 +1,90 @@
+"""Integration: the embedded default (Gemma 3 270M + the bundled SAE), offline, on real text."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+import scope_widgets as sw
+from tiny_models import hook_count
+
+pytestmark = pytest.mark.slow
+
+TEXT = "The Eiffel Tower is in Paris. It was finished in 1889 and is 330 metres tall."
+
+
+@pytest.fixture(scope="module")
+def scope():
+    guard = pytest.MonkeyPatch()
+    guard.setenv("HF_HUB_OFFLINE", "1")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"scope_widgets tried to open a network connection: {args}")
+
+    guard.setattr(socket.socket, "connect", refuse)  # no network at any point of loading
+    try:
+        loaded = sw.Scope.load(device="cpu")
+    finally:
+        guard.undo()
+    return loaded
+
+
+def next_token_logits(scope, text="The capital of France is"):
+    ids = scope.tokenizer(text, return_tensors="pt").input_ids
+    with torch.no_grad():
+        return scope.model(input_ids=ids).logits[0, -1]
+
+
+def test_default_is_gemma_3_270m_with_the_bundled_sae(scope):
+    assert type(scope.model).__name__ == "Gemma3ForCausalLM"
+    assert scope.n_layers == 18 and scope.sae.d_in == 640
+    assert scope.sae.site == "resid_post" and 4096 <= scope.sae.d_sae <= 16384
+    assert scope.sae.hook_point_in == f"model.layers.{scope.sae.layer}.output"
+
+
+def test_the_model_knows_some_facts(scope):
+    assert "Paris" in scope.generate("The Eiffel Tower is in the city of", max_new_tokens=5)
+
+
+def test_features_on_real_text(scope):
+    acts = scope.features(TEXT, k=32)
+    assert acts.tokens[0] == "<bos>" and "".join(acts.tokens[1:]) == TEXT
+    assert acts.has_bos
+    top = acts.top(10)
+    assert len(top) == 10 and all(v > 0 for _, v in top)
+    assert [v for _, v in top] == sorted((v for _, v in top), reverse=True)
+    # sparse: each non-BOS token has a moderate number of active features
+    l0 = (acts.dense()[1:] > 0).sum(axis=1)
+    assert 1 <= np.median(l0) <= 300
+    feature, value = top[0]
+    column = acts.feature(feature)
+    assert column[1:].max() == pytest.approx(value, rel=1e-5)
+
+
+def test_steering_changes_the_generation_and_zero_changes_nothing(scope):
+    prompt = "My favourite thing to do on a weekend is"
+    plain = scope.generate(prompt, max_new_tokens=20)
+    feature = scope.features("I love cooking pasta with garlic and tomatoes in my kitchen.").top(1)[0][0]
+    assert scope.generate(prompt, steer={feature: 0.0}, max_new_tokens=20) == plain
+    typical = float(scope.features("cooking pasta with garlic").max_activation(feature))
+    steered = scope.generate(prompt, steer={feature: 4 * max(typical, 1.0) * 10}, max_new_tokens=20)
+    assert steered != plain
+    assert hook_count(scope.model) == 0
+
+
+def test_model_is_exactly_restored_after_an_interrupted_steer(scope):
+    before = next_token_logits(scope)
+    with pytest.raises(KeyboardInterrupt):
+        with scope.steer({0: 100.0}, method="clamp"):
+            next_token_logits(scope)
+            raise KeyboardInterrupt
+    torch.testing.assert_close(next_token_logits(scope), before, rtol=0, atol=0)
+
+
+def test_stream_matches_generate_on_the_real_model(scope):
+    prompt = "Once upon a time"
+    expected = scope.generate(prompt, max_new_tokens=12)
+    assert "".join(scope.stream(prompt, max_new_tokens=12)) == expected
