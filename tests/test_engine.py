@@ -325,3 +325,26 @@ def test_too_long_text_is_truncated_with_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not scope.features("x" * 20).truncated
+
+
+def test_scope_load_from_a_hub_cache_offline(tmp_path, monkeypatch):
+    """The public path a researcher takes: a model id and a Gemma Scope 2 folder, from the HF cache, offline."""
+    import huggingface_hub.constants as constants
+
+    from factories import gemma_scope_2_files, make_fake_hub_cache
+
+    model, tok = tiny_gemma(layers=3)
+    model_dir = tmp_path / "tiny-gemma"
+    model.save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
+    sae = SAE.random(32, 48, layer=2, seed=4, threshold=0.05)
+    cache = tmp_path / "hf-cache"
+    make_fake_hub_cache(cache, "google/gemma-scope-2-tiny-pt", gemma_scope_2_files(sae, "resid_post/layer_2_width_48_l0_small"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+
+    scope = Scope.load(str(model_dir), sae=("google/gemma-scope-2-tiny-pt", "resid_post/layer_2_width_48_l0_small"), device="cpu")
+    assert scope.sae.layer == 2 and scope.sae.d_sae == 48 and scope.model.dtype == torch.float32
+    acts = scope.features(TEXT)
+    np.testing.assert_allclose(acts.dense(), Scope(model, tok, sae).features(TEXT).dense(), rtol=1e-5, atol=1e-6)
