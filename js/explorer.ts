@@ -1,0 +1,80 @@
+/**
+ * Explorer: heatmap, feature list, dashboard and steering on one model, in one layout.
+ *
+ * All four views share the model, so a click on a feature sets `selected_feature` locally
+ * and the heatmap recolours in the same event, before (and whether or not) the kernel hears
+ * of it. Traits: `selected_token`, `selected_feature`, `steering` ({id: coefficient}) plus
+ * those of each view.
+ */
+import { scaleMax } from "./colors";
+import { createDashboard } from "./dashboard";
+import { h } from "./dom";
+import { createFeatureList } from "./featureList";
+import { createHeatmap } from "./heatmap";
+import { commit, getNumber, getNumberMap, getString, getStringList, onChange } from "./model";
+import { createSteering } from "./steering";
+import { storeFor } from "./store";
+import type { View, WidgetModel } from "./types";
+
+export function createExplorer(model: WidgetModel): View {
+  const store = storeFor(model);
+
+  const heatmap = createHeatmap(model, { featureTrait: "selected_feature", tokenTrait: "selected_token" });
+  let steeringView: View | null = null;
+  const list = createFeatureList(model, {
+    featureTrait: "selected_feature",
+    positionTrait: "selected_token",
+    onSteer: (id) => {
+      const current = getNumberMap(model, "steering");
+      if (!current.has(id)) {
+        const next: Record<string, number> = {};
+        for (const [k, c] of current) next[String(k)] = c;
+        next[String(id)] = 0;
+        commit(model, { steering: next });
+      }
+      const slider = steeringView?.el.querySelector<HTMLInputElement>(`input[type="range"][data-feature-id="${id}"]`);
+      slider?.focus();
+    },
+  });
+  const dashboard = createDashboard(model, { featureTrait: "selected_feature", textStats: true });
+  steeringView = createSteering(model, {
+    coefTrait: "steering",
+    emptyHint: "No features to steer yet: press “steer” on a feature in the list.",
+    typicalMax: (id) => {
+      try {
+        const max = scaleMax(store.column(id, false).values, store.data().hasBos);
+        return max > 0 ? max : null;
+      } catch {
+        return null;
+      }
+    },
+  });
+
+  const title = h("div", { class: "sw-title" }, h("h3", { text: "Scope Explorer" }));
+  const info = h("span", { class: "sw-dim" });
+  title.appendChild(info);
+  const renderInfo = (): void => {
+    const sae = getString(model, "sae_name");
+    const n = getNumber(model, "n_tokens", getStringList(model, "tokens").length);
+    info.textContent = [`${n} tokens`, sae].filter(Boolean).join(" · ");
+  };
+  renderInfo();
+
+  const el = h(
+    "div",
+    { class: "sw-explorer" },
+    h("section", { class: "sw-panel sw-wide", attrs: { "aria-label": "Tokens" } }, title, heatmap.el),
+    h("section", { class: "sw-panel", attrs: { "aria-label": "Features" } }, list.el),
+    h("section", { class: "sw-panel", attrs: { "aria-label": "Feature dashboard" } }, dashboard.el),
+    h("section", { class: "sw-panel sw-wide", attrs: { "aria-label": "Steering" } }, h("h3", { text: "Steering" }), steeringView.el),
+  );
+  const stopInfo = onChange(model, ["tokens", "n_tokens", "sae_name"], renderInfo);
+
+  return {
+    el,
+    destroy() {
+      stopInfo();
+      for (const v of [heatmap, list, dashboard, steeringView]) v?.destroy();
+    },
+  };
+}

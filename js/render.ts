@@ -1,0 +1,72 @@
+/**
+ * `render` and `initialize` for anywidget (exported as the default object by index.ts):
+ * `render` dispatches on the model's `view` trait
+ * ("heatmap" | "features" | "dashboard" | "steering" | "explorer").
+ */
+import { trackTheme } from "./colors";
+import { createDashboard } from "./dashboard";
+import { h } from "./dom";
+import { createExplorer } from "./explorer";
+import { createFeatureList } from "./featureList";
+import { createHeatmap } from "./heatmap";
+import { getBool, getString } from "./model";
+import { createSteering } from "./steering";
+import { storeFor } from "./store";
+import { ensureStyles } from "./styles";
+import type { View, WidgetModel } from "./types";
+
+export type ViewName = "heatmap" | "features" | "dashboard" | "steering" | "explorer";
+
+export function createView(model: WidgetModel, name: string): View {
+  switch (name) {
+    case "heatmap":
+      return createHeatmap(model, { featureTrait: "feature", tokenTrait: "selected_token" });
+    case "features":
+      return createFeatureList(model, {
+        featureTrait: "selected_feature",
+        positionTrait: "position",
+        onSteer: (id) => model.send({ type: "steer", feature: id }),
+        canSteer: () => getBool(model, "can_steer"),
+      });
+    case "dashboard":
+      return createDashboard(model, { featureTrait: "feature" });
+    case "steering":
+      return createSteering(model, {
+        coefTrait: "coefficients",
+        emptyHint: "No features to steer: pass features=[...] or call add_feature(id).",
+      });
+    case "explorer":
+      return createExplorer(model);
+    default:
+      throw new Error(`unknown view ${JSON.stringify(name)}`);
+  }
+}
+
+/** Mount the view named by the model's `view` trait into `el`; returns the cleanup. */
+export function render({ model, el }: { model: WidgetModel; el: HTMLElement }): () => void {
+  ensureStyles(el.ownerDocument ?? document);
+  const name = getString(model, "view");
+  const root = h("div", {
+    class: `sw-root sw-view-${name.replace(/[^a-z]/g, "")}${name === "explorer" ? "" : " sw-panel"}`,
+    attrs: { "data-lm-suppress-shortcuts": "true", "data-p-suppress-shortcuts": "true", "data-sw-view": name },
+  });
+  el.appendChild(root);
+  const stopTheme = trackTheme(root);
+  let view: View | null = null;
+  try {
+    view = createView(model, name);
+    root.appendChild(view.el);
+  } catch (e) {
+    root.appendChild(h("div", { class: "sw-error", attrs: { role: "alert" }, text: `scope_widgets: ${String(e)}` }));
+  }
+  return () => {
+    view?.destroy();
+    stopTheme();
+    root.remove();
+  };
+}
+
+/** Per-model setup: the shared activation store (and its message handler) exists before any view. */
+export function initialize({ model }: { model: WidgetModel }): void {
+  storeFor(model);
+}

@@ -1,0 +1,196 @@
+/**
+ * Activation data shared by the views of one widget model.
+ *
+ * Traits (set by the kernel):
+ *   tokens: string[]               one per token, BOS included
+ *   has_bos: boolean               position 0 is BOS (excluded from scales and statistics)
+ *   n_tokens, k: number
+ *   top_ids: bytes                 int32, row-major [n_tokens, k], strongest first
+ *   top_values: bytes              float32, same layout
+ *   column_ids: number[]           features whose exact per-token activations are sent
+ *   columns: bytes                 float32, row-major [len(column_ids), n_tokens]
+ *   labels: {id: label}
+ *
+ * A feature outside `column_ids` gets an approximate column from the top-k data at once
+ * (its value where it is in a token's top k, 0 elsewhere) and the exact one is requested
+ * from the kernel: `{type: "column", feature}` -> `{type: "column", feature, n_tokens}` +
+ * one float32 buffer (or `{type: "column", feature, error}`).
+ */
+import { toFloat32, toInt32 } from "./binary";
+import { getBool, getIntList, getNumber, getStringList, getStringMap, onChange, onMessage } from "./model";
+import type { WidgetModel } from "./types";
+
+export interface ActData {
+  tokens: string[];
+  n: number;
+  k: number;
+  hasBos: boolean;
+  topIds: Int32Array;
+  topValues: Float32Array;
+  /** features with exact columns, in the kernel's order (strongest over the text first) */
+  columnIds: number[];
+  columns: Map<number, Float32Array>;
+}
+
+export interface Column {
+  values: Float32Array;
+  /** false while only the top-k approximation is known */
+  exact: boolean;
+}
+
+export const DATA_TRAITS = ["tokens", "has_bos", "n_tokens", "k", "top_ids", "top_values", "column_ids", "columns"];
+
+/** Decode the activation traits of `model`. Throws on inconsistent sizes. */
+export function readActData(model: WidgetModel): ActData {
+  const tokens = getStringList(model, "tokens");
+  const n = getNumber(model, "n_tokens", tokens.length);
+  const k = getNumber(model, "k", 0);
+  const topIds = toInt32(model.get("top_ids"));
+  const topValues = toFloat32(model.get("top_values"));
+  if (topIds.length !== n * k || topValues.length !== n * k) {
+    throw new RangeError(`top-k data holds ${topIds.length}/${topValues.length} values, expected ${n} x ${k}`);
+  }
+  if (tokens.length !== n) throw new RangeError(`${tokens.length} tokens but n_tokens = ${n}`);
+  const columnIds = getIntList(model, "column_ids");
+  const flat = toFloat32(model.get("columns"));
+  if (flat.length !== columnIds.length * n) {
+    throw new RangeError(`columns hold ${flat.length} values, expected ${columnIds.length} x ${n}`);
+  }
+  const columns = new Map<number, Float32Array>();
+  columnIds.forEach((id, j) => columns.set(id, flat.subarray(j * n, (j + 1) * n)));
+  return { tokens, n, k, hasBos: getBool(model, "has_bos"), topIds, topValues, columnIds, columns };
+}
+
+/** The column of `feature` rebuilt from the top-k data (exact where present, 0 elsewhere). */
+export function approxColumn(d: ActData, feature: number): Float32Array {
+  const out = new Float32Array(d.n);
+  const { k, topIds, topValues } = d;
+  for (let i = 0; i < d.n; i++) {
+    const base = i * k;
+    for (let j = 0; j < k; j++) {
+      if (topIds[base + j] === feature) {
+        out[i] = topValues[base + j];
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** The (id, value) pairs of token `pos`, strongest first, zeros dropped. */
+export function topAt(d: ActData, pos: number, limit = d.k): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  if (pos < 0 || pos >= d.n) return out;
+  const base = pos * d.k;
+  for (let j = 0; j < d.k && out.length < limit; j++) {
+    const v = d.topValues[base + j];
+    if (v > 0) out.push([d.topIds[base + j], v]);
+  }
+  return out;
+}
+
+type Listener = (feature: number) => void;
+
+export class Store {
+  private cache: ActData | null = null;
+  private error: Error | null = null;
+  private extra = new Map<number, Float32Array>();
+  private pending = new Set<number>();
+  private failed = new Map<number, string>();
+  private listeners = new Set<Listener>();
+  private unsub: Array<() => void> = [];
+
+  constructor(private model: WidgetModel) {
+    this.unsub.push(
+      onChange(model, DATA_TRAITS, () => {
+        this.cache = null;
+        this.error = null;
+        this.extra.clear();
+        this.pending.clear();
+        this.failed.clear();
+      }),
+      onMessage(model, (msg, buffers) => this.onMessage(msg, buffers)),
+    );
+  }
+
+  /** The decoded data (cached until a data trait changes). */
+  data(): ActData {
+    if (this.cache) return this.cache;
+    if (this.error) throw this.error;
+    try {
+      this.cache = readActData(this.model);
+      return this.cache;
+    } catch (e) {
+      this.error = e instanceof Error ? e : new Error(String(e));
+      throw this.error;
+    }
+  }
+
+  labels(): Map<number, string> {
+    return getStringMap(this.model, "labels");
+  }
+
+  /** Exact column if known, else the top-k approximation (and a request for the exact one). */
+  column(feature: number, request = true): Column {
+    const d = this.data();
+    const known = d.columns.get(feature) ?? this.extra.get(feature);
+    if (known) return { values: known, exact: true };
+    if (request) this.request(feature);
+    return { values: approxColumn(d, feature), exact: false };
+  }
+
+  /** Why the exact column of `feature` could not be had, if it failed. */
+  failure(feature: number): string | undefined {
+    return this.failed.get(feature);
+  }
+
+  hasExact(feature: number): boolean {
+    return this.data().columns.has(feature) || this.extra.has(feature);
+  }
+
+  request(feature: number): void {
+    if (this.pending.has(feature) || this.failed.has(feature) || this.extra.has(feature)) return;
+    this.pending.add(feature);
+    this.model.send({ type: "column", feature });
+  }
+
+  /** Called with a feature id whenever its exact column arrives (or fails). */
+  subscribe(fn: Listener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private onMessage(msg: Record<string, unknown>, buffers: unknown[]): void {
+    if (msg.type !== "column" || typeof msg.feature !== "number") return;
+    const feature = msg.feature;
+    this.pending.delete(feature);
+    if (typeof msg.error === "string") {
+      this.failed.set(feature, msg.error);
+    } else {
+      try {
+        const n = this.data().n;
+        this.extra.set(feature, toFloat32(buffers[0], n));
+      } catch (e) {
+        this.failed.set(feature, e instanceof Error ? e.message : String(e));
+      }
+    }
+    for (const fn of this.listeners) fn(feature);
+  }
+
+  dispose(): void {
+    for (const u of this.unsub) u();
+    this.listeners.clear();
+  }
+}
+
+const stores = new WeakMap<WidgetModel, Store>();
+
+/** The one store of `model` (shared by all its views). */
+export function storeFor(model: WidgetModel): Store {
+  let s = stores.get(model);
+  if (!s) {
+    s = new Store(model);
+    stores.set(model, s);
+  }
+  return s;
+}

@@ -1,0 +1,12 @@
+"""The notebook widgets (anywidget): one class per view plus the composite ``Explorer``.
+
+All share one front-end bundle (``scope_widgets/static/widget.js``, built from ``js/``).
+"""
+
+from .dashboard import FeatureDashboard
+from .explorer import Explorer
+from .feature_list import FeatureList
+from .heatmap import TokenHeatmap
+from .steering_panel import SteeringPanel
+
+__all__ = ["Explorer", "FeatureDashboard", "FeatureList", "SteeringPanel", "TokenHeatmap"]

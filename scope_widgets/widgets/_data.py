@@ -1,0 +1,128 @@
+"""Packing of a ``FeatureActivations`` into the widgets' synced traits (binary, never JSON floats).
+
+Per token: top-k ids (int32) and values (float32), 8 bytes per (token, feature) pair. Per listed
+feature: its exact activation at every token (float32), so a click on any listed feature recolours
+the heatmap in the browser with exact values and no kernel round trip. Features outside the list are
+answered on request (``{"type": "column", "feature": id}``) with one float32 buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+import numpy as np
+import traitlets
+
+log = logging.getLogger("scope_widgets.widgets")
+
+DEFAULT_K = 32  # top features kept per token
+DEFAULT_N_FEATURES = 64  # features listed (with exact columns)
+MAX_LABELS = 4096  # labels sent up front
+
+
+def pack_activations(acts: Any, *, k: int | None = None, n_features: int = DEFAULT_N_FEATURES) -> dict:
+    """The data traits for ``acts`` (see ``ActivationTraits``)."""
+    buffers = acts.to_buffers(k)
+    n = int(buffers["n_tokens"])
+    kk = int(buffers["k"])
+    if len(buffers["top_ids"]) != n * kk * 4 or len(buffers["top_values"]) != n * kk * 4:
+        raise ValueError("FeatureActivations.to_buffers returned buffers of the wrong size")
+    ids = [int(i) for i, _ in acts.top(n_features)] if n_features > 0 else []
+    cols = np.asarray(acts.features(ids), dtype="<f4").reshape(len(ids), n) if ids else np.zeros((0, n), "<f4")
+    tokens = [str(t) for t in acts.tokens]
+    if len(tokens) != n:
+        raise ValueError(f"{len(tokens)} tokens but to_buffers says n_tokens={n}")
+    sae = getattr(acts, "sae", None)
+    return {
+        "tokens": tokens,
+        "has_bos": bool(getattr(acts, "has_bos", False)),
+        "n_tokens": n,
+        "k": kk,
+        "top_ids": bytes(buffers["top_ids"]),
+        "top_values": bytes(buffers["top_values"]),
+        "column_ids": ids,
+        "columns": np.ascontiguousarray(cols).tobytes(),
+        "sae_name": str(getattr(sae, "name", "") or ""),
+    }
+
+
+def column_bytes(acts: Any, feature: int) -> bytes:
+    """Exact activation of ``feature`` at every token, float32 little-endian."""
+    return np.ascontiguousarray(acts.feature(int(feature)), dtype="<f4").tobytes()
+
+
+def tooltip_feature_ids(acts: Any, per_token: int = 6) -> list[int]:
+    """Features the browser shows without asking: each token's top few."""
+    top = np.asarray(acts.top_ids)[:, :per_token]
+    vals = np.asarray(acts.top_values)[:, :per_token]
+    return [int(i) for i in np.unique(top[vals > 0])]
+
+
+def gather_labels(scope: Any, ids: Iterable[int], limit: int = MAX_LABELS) -> dict[str, str]:
+    """``{str(id): label}`` for the ids that have one; empty when the scope has no labels (yet)."""
+    label = getattr(scope, "label", None)
+    if scope is None or not callable(label):
+        return {}
+    out: dict[str, str] = {}
+    for i, fid in enumerate(dict.fromkeys(int(f) for f in ids)):
+        if i >= limit:
+            break
+        try:
+            text = label(fid)
+        except (ImportError, NotImplementedError, AttributeError) as err:  # labels not available here
+            log.debug("no labels: %s", err)
+            return out
+        except Exception as err:  # one bad id must not cost the rest
+            log.debug("label(%s) failed: %s", fid, err)
+            continue
+        if text:
+            out[str(fid)] = str(text)
+    return out
+
+
+class ActivationTraits(traitlets.HasTraits):
+    """The synced activation data of one text (read by the heatmap and the feature list)."""
+
+    tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    has_bos = traitlets.Bool(False).tag(sync=True)
+    n_tokens = traitlets.Int(0).tag(sync=True)
+    k = traitlets.Int(0).tag(sync=True)
+    top_ids = traitlets.Bytes(b"").tag(sync=True)  # int32 [n_tokens, k]
+    top_values = traitlets.Bytes(b"").tag(sync=True)  # float32 [n_tokens, k]
+    column_ids = traitlets.List(traitlets.Int()).tag(sync=True)
+    columns = traitlets.Bytes(b"").tag(sync=True)  # float32 [len(column_ids), n_tokens]
+    labels = traitlets.Dict().tag(sync=True)  # {str(feature id): label}
+    sae_name = traitlets.Unicode("").tag(sync=True)
+
+    _acts: Any = None
+
+    def _set_activations(self, acts: Any, *, k: int | None, n_features: int, scope: Any = None,
+                         labels: dict | None = None) -> None:
+        state = pack_activations(acts, k=k, n_features=n_features)
+        ids = list(state["column_ids"]) + tooltip_feature_ids(acts)
+        found = gather_labels(scope, ids)
+        found.update({str(int(f)): str(t) for f, t in (labels or {}).items() if t})
+        state["labels"] = found
+        self._acts = acts
+        with self.hold_sync():  # type: ignore[attr-defined]
+            for name, value in state.items():
+                setattr(self, name, value)
+
+    @property
+    def activations(self) -> Any:
+        """The ``FeatureActivations`` shown."""
+        return self._acts
+
+    def _msg_column(self, content: dict, _buffers: list) -> None:
+        feature = content.get("feature")
+        try:
+            if isinstance(feature, bool) or not isinstance(feature, int):
+                raise ValueError(f"feature ids are integers; got {feature!r}")
+            if self._acts is None:
+                raise ValueError("no activations")
+            data = column_bytes(self._acts, feature)
+        except Exception as err:
+            self.send({"type": "column", "feature": feature, "error": f"{err}"})  # type: ignore[attr-defined]
+            return
+        self.send({"type": "column", "feature": feature, "n_tokens": self.n_tokens}, buffers=[data])  # type: ignore[attr-defined]

@@ -1,0 +1,75 @@
+"""Explorer: heatmap, feature list, dashboard and steering for one text, in one widget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import traitlets
+
+from ._base import ScopeWidget
+from ._dashboard import DashboardTraits, fill_feature_max
+from ._data import DEFAULT_K, DEFAULT_N_FEATURES, ActivationTraits, gather_labels
+from ._steering import SteeringTraits
+from ._traits import coefficients_trait, optional_feature, optional_position
+
+
+class Explorer(ActivationTraits, DashboardTraits, SteeringTraits, ScopeWidget):
+    """The composite app for one text: the token heatmap, the feature list (of the text or of the selected
+    token), the selected feature's dashboard and a steering panel, in one widget.
+
+    All four views live in one browser model: a click on a feature recolours the heatmap at once, in the
+    browser, whatever the kernel is doing; the kernel hears of it when idle and loads the dashboard in a
+    worker thread. The steering prompt defaults to the text.
+
+    Synced traits: ``selected_token``, ``selected_feature``, ``steering`` ({feature id: coefficient}),
+    plus ``method``, ``prompt``, ``baseline_text``, ``steered_text``, ``status`` of the steering part.
+    """
+
+    view = traitlets.Unicode("explorer").tag(sync=True)
+    selected_token = optional_position()
+    selected_feature = optional_feature()
+    steering = coefficients_trait()
+
+    def __init__(self, scope: Any, text: str, *, k: int = DEFAULT_K, n_features: int = DEFAULT_N_FEATURES,
+                 steering: dict | None = None, method: str = "add", max_new_tokens: int = 40,
+                 temperature: float = 0.0, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scope = scope
+        self.text = text
+        acts = scope.features(text, k=k)
+        self._set_activations(acts, k=None, n_features=n_features, scope=scope)
+        self._init_dashboards(scope)
+        top = acts.top(1)
+        with self.hold_sync():
+            self.prompt = text
+            self.method = method
+            self.max_new_tokens = max_new_tokens
+            self.temperature = temperature
+            self.seed = seed
+            self.steering = dict(steering or {})
+            self.selected_feature = int(top[0][0]) if top else None
+        self._init_steering(scope, "steering")
+        self.observe(self._on_selected_feature, names="selected_feature")
+        self.observe(self._on_steering_features, names="steering")
+        self._on_steering_features({"new": self.steering, "old": {}})
+        self.load_dashboard(self.selected_feature)
+
+    def _dashboard_feature(self) -> int | None:
+        return self.selected_feature
+
+    def _on_selected_feature(self, change: dict) -> None:
+        self.load_dashboard(change["new"])
+
+    def _on_steering_features(self, change: dict) -> None:
+        new = [f for f in change["new"] if f not in (change["old"] or {})]
+        missing = [f for f in new if str(f) not in self.labels]
+        if missing:
+            found = gather_labels(self.scope, missing)
+            if found:
+                self.labels = {**self.labels, **found}
+        if new:
+            fill_feature_max(self, self.scope, new)  # slider ranges from the features' dashboards
+
+    def __repr__(self) -> str:
+        return (f"Explorer({self.n_tokens} tokens, selected_token={self.selected_token}, "
+                f"selected_feature={self.selected_feature}, steering={self.steering})")

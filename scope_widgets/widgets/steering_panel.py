@@ -1,0 +1,79 @@
+"""SteeringPanel: one slider per feature, baseline and steered generations side by side, streamed."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import traitlets
+
+from ._base import ScopeWidget
+from ._dashboard import fill_feature_max
+from ._data import gather_labels
+from ._steering import SteeringTraits
+from ._traits import coefficients_trait
+
+
+class SteeringPanel(SteeringTraits, ScopeWidget):
+    """Steer ``scope``'s generation from ``prompt`` with the SAE features ``features``.
+
+    One native range slider per feature (range about +/-3x the feature's typical maximum activation),
+    the method (``add``, ``clamp``, ``ablate``), max tokens, temperature and seed. Generation runs in a
+    worker thread and streams into ``baseline_text`` and ``steered_text``; a newer coefficient cancels
+    the stale generation; the baseline is cached per prompt and settings.
+
+    Synced traits: ``coefficients`` ({feature id: coefficient}; assign a new dict), ``method``,
+    ``baseline_text``, ``steered_text``, ``status``, ``prompt``, ``max_new_tokens``, ``temperature``, ``seed``.
+    """
+
+    view = traitlets.Unicode("steering").tag(sync=True)
+    coefficients = coefficients_trait()
+    labels = traitlets.Dict().tag(sync=True)
+    feature_max = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, scope: Any, prompt: str, features: Iterable[int] = (), *, coefficients: dict | None = None,
+                 method: str = "add", max_new_tokens: int = 40, temperature: float = 0.0, seed: int | None = None,
+                 auto_generate: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scope = scope
+        coefs = {int(f): 0.0 for f in features}
+        coefs.update({int(f): float(c) for f, c in (coefficients or {}).items()})
+        with self.hold_sync():
+            self.prompt = prompt
+            self.method = method
+            self.max_new_tokens = max_new_tokens
+            self.temperature = temperature
+            self.seed = seed
+            self.coefficients = coefs
+            self.labels = gather_labels(scope, coefs)
+            self.auto_generate = auto_generate
+        self._init_steering(scope, "coefficients")
+        self._fill_feature_max(list(coefs))
+        self.observe(self._on_new_features, names="coefficients")
+
+    @property
+    def features(self) -> list[int]:
+        """The features with a slider."""
+        return list(self.coefficients)
+
+    def add_feature(self, feature: int, coefficient: float = 0.0) -> None:
+        """Add a slider for ``feature`` (kept at its value when already there)."""
+        feature = int(feature)
+        if feature not in self.coefficients:
+            self.coefficients = {**self.coefficients, feature: float(coefficient)}
+
+    def _on_new_features(self, change: dict) -> None:
+        new = [f for f in change["new"] if f not in (change["old"] or {})]
+        if new:
+            found = gather_labels(self.scope, new)
+            if found:
+                self.labels = {**self.labels, **found}
+            self._fill_feature_max(new)
+
+    def remove_feature(self, feature: int) -> None:
+        self.coefficients = {f: c for f, c in self.coefficients.items() if f != int(feature)}
+
+    def _fill_feature_max(self, ids: list[int]) -> None:
+        fill_feature_max(self, self.scope, ids)
+
+    def __repr__(self) -> str:
+        return f"SteeringPanel(prompt={self.prompt!r}, coefficients={self.coefficients}, method={self.method!r})"
