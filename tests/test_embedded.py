@@ -67,10 +67,13 @@ def test_features_on_real_text(scope):
 def test_steering_changes_the_generation_and_zero_changes_nothing(scope):
     prompt = "My favourite thing to do on a weekend is"
     plain = scope.generate(prompt, max_new_tokens=20)
-    feature = scope.features("I love cooking pasta with garlic and tomatoes in my kitchen.").top(1)[0][0]
+    acts = scope.features("I love cooking pasta with garlic and tomatoes in my kitchen.")
+    feature = acts.top(1)[0][0]
     assert scope.generate(prompt, steer={feature: 0.0}, max_new_tokens=20) == plain
-    typical = float(scope.features("cooking pasta with garlic").max_activation(feature))
-    steered = scope.generate(prompt, steer={feature: 4 * max(typical, 1.0) * 10}, max_new_tokens=20)
+    # a steering vector twice as long as a typical residual-stream vector at this layer
+    residual = float(acts.inputs[1:].norm(dim=-1).median())
+    coefficient = 2 * residual / float(scope.sae.W_dec[feature].norm())
+    steered = scope.generate(prompt, steer={feature: coefficient}, max_new_tokens=20)
     assert steered != plain
     assert hook_count(scope.model) == 0
 
