@@ -490,7 +490,7 @@ def compute_dashboards(
         run, tokens=tokens, doc_offsets=offsets, bos_id=bos, effects=effects,
         meta={
             "sae_name": sae.name, "sae_fingerprint": fingerprint, "d_sae": sae.d_sae,
-            "model_name": str(getattr(getattr(scope.model, "config", None), "_name_or_path", "")),
+            "model_name": _model_name(scope.model),
             "hook_point": sae.hook_point_in, "n_texts": len(texts), "max_tokens": max_tokens,
             "vocab_size": int(unembedding(scope.model).shape[0]),
             "source": source or f"{len(texts)} texts", "seconds": round(elapsed, 1),
@@ -502,6 +502,12 @@ def compute_dashboards(
     if ckpt is not None and ckpt.exists():
         ckpt.unlink()
     return dash
+
+
+def _model_name(model) -> str:
+    """The model's hub id, or the name of its local folder (never a full local path)."""
+    name = str(getattr(getattr(model, "config", None), "_name_or_path", "") or "")
+    return Path(name).name if name and Path(name).is_dir() else name
 
 
 def _save_checkpoint(path: Path, run: _Running, config: dict, done: int, doc_tokens, hasher) -> None:
