@@ -31,12 +31,18 @@ TARGET_MB = 50.0
 def memory_mb() -> dict[str, float]:
     """Resident memory now: ``rss`` (psutil) and, on Linux, its ``anon`` (heap: what a leak grows) and
     ``file`` parts (file-backed pages: the model's memory-mapped safetensors weights, paged in as first used)."""
-    import psutil
+    out: dict[str, float] = {}
+    try:
+        import psutil  # comes with ipykernel; /proc below is the fallback
 
-    out = {"rss": psutil.Process().memory_info().rss / 2**20}
+        out["rss"] = psutil.Process().memory_info().rss / 2**20
+    except ImportError:
+        pass
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
+            if line.startswith("VmRSS:") and "rss" not in out:
+                out["rss"] = int(line.split()[1]) / 1024
+            elif line.startswith("RssAnon:"):
                 out["anon"] = int(line.split()[1]) / 1024
             elif line.startswith("RssFile:"):
                 out["file"] = int(line.split()[1]) / 1024
