@@ -97,7 +97,7 @@ def validate(steer, sae, method: str = "add", positions: str = "all", max_abs: f
 
 
 class _PositionTracker:
-    """Knows the absolute position of each row of a hooked activation during generation.
+    """Knows the absolute positions of a hooked activation's rows during generation, as Python ints.
 
     A pass over more than one token starts at position 0 (the prompt, or a full re-run without cache);
     a one-token pass continues from the last one (KV-cached decoding).
@@ -107,25 +107,26 @@ class _PositionTracker:
         self.next = 0
         self.prompt_len = prompt_len  # learnt from the first pass when not given
 
-    def positions(self, seq_len: int, device) -> torch.Tensor:
+    def start(self, seq_len: int) -> int:
         start = 0 if seq_len > 1 else self.next
         if self.prompt_len is None:
             self.prompt_len = seq_len
         self.next = start + seq_len
-        return torch.arange(start, start + seq_len, device=device)
+        return start
 
 
 def _mask(steering: Steering, tracker: _PositionTracker, seq_len: int, device, skip_bos: bool):
-    """[seq] bool mask of the positions to steer, or None for all of them."""
-    pos = tracker.positions(seq_len, device)
-    keep = torch.ones(seq_len, dtype=torch.bool, device=device)
-    if skip_bos:
-        keep &= pos > 0
+    """[seq] bool mask of the positions to steer, or None for all of them.
+
+    Worked out from Python ints, so a decoding step never waits on the GPU to decide.
+    """
+    start = tracker.start(seq_len)
+    first = 1 if skip_bos else 0  # the first position that may be steered
     if steering.positions == "generated":
-        keep &= pos >= tracker.prompt_len - 1
-    if bool(keep.all()):
+        first = max(first, tracker.prompt_len - 1)
+    if start >= first:
         return None
-    return keep
+    return torch.arange(start, start + seq_len, device=device) >= first
 
 
 @contextmanager
