@@ -176,6 +176,15 @@ async ({payload, featuresExact, featuresApprox, rounds}) => {
 
 
 def measure_recolour(tokenizer, lengths=RECOLOUR_LENGTHS, *, rounds: int = 3, n_features: int = 32) -> list[dict]:
+    """Recolour timings per text length. Playwright's sync API refuses to start in a thread whose asyncio
+    loop is running (a notebook, or pytest beside the browser tests), so it always runs in a thread of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recolour-bench") as pool:
+        return pool.submit(_measure_recolour, tokenizer, lengths, rounds, n_features).result()
+
+
+def _measure_recolour(tokenizer, lengths, rounds: int, n_features: int) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     from scope_widgets.widgets import TokenHeatmap
