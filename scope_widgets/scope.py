@@ -8,7 +8,7 @@ Every bad input is refused before the model is touched, and every hook is remove
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 

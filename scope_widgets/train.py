@@ -41,14 +41,12 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -546,8 +544,8 @@ def finetune_kl(model, sae: BatchTopKSAE, windows: Sequence[list[int]], mean, st
         opt.step()
         sae.normalise_decoder()
         if step % 10 == 0 or step == cfg.kl_steps - 1:
-            log.append(dict(step=step, kl=float(kl), fvu=float(mse)))
-            bar.set_postfix(kl=f"{float(kl):.3f}", fvu=f"{float(mse):.3f}")
+            log.append(dict(step=step, kl=float(kl.detach()), fvu=float(mse.detach())))
+            bar.set_postfix(kl=f"{float(kl.detach()):.3f}", fvu=f"{float(mse.detach()):.3f}")
     bar.close()
     return {"log": log, "steps_run": steps_run}
 

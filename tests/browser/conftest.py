@@ -56,37 +56,6 @@ SERVER_START_TIMEOUT = float(os.environ.get("SCOPE_WIDGETS_SERVER_TIMEOUT", 120)
 # ----------------------------------------------------------------------------- readiness of the widgets
 
 
-def widgets_not_ready() -> str | None:
-    """Why the real widgets can't be tested yet, or None.
-
-    Only what does not exist yet skips: once the widgets and the front-end source are written, a widget
-    module that fails to import or a bundle that failed to build fails the tests instead."""
-    widgets_init = REPO_ROOT / "scope_widgets" / "widgets" / "__init__.py"
-    if not widgets_init.is_file() or "Explorer" not in widgets_init.read_text():
-        return "scope_widgets.widgets (Explorer, SteeringPanel) is not written yet"
-    bundle = REPO_ROOT / "scope_widgets" / "static" / "widget.js"
-    if not bundle.is_file() and not (REPO_ROOT / "js" / "index.ts").is_file():
-        return "the front end (js/index.ts -> scope_widgets/static/widget.js) is not written yet"
-    if not (REPO_ROOT / "scope_widgets" / "data" / "default_sae" / "params.safetensors").is_file():
-        return "the bundled default SAE (scope_widgets/data/default_sae) is not there yet"
-    return None
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "needs_widgets: skipped while the widgets, front end or default SAE do not exist yet"
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = None
-    for item in items:
-        if item.get_closest_marker("needs_widgets") is not None:
-            reason = reason or widgets_not_ready() or ""
-            if reason:
-                item.add_marker(pytest.mark.skip(reason=reason))
-
-
 @pytest.fixture(scope="session")
 def widgets_built() -> None:
     """Fail (not skip) when the widgets exist but do not import or the bundle is missing."""

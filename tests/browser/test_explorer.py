@@ -8,9 +8,7 @@ Written against the public contract (GUIDE section 2):
   traits        Explorer.selected_token / selected_feature; SteeringPanel.coefficients / steered_text /
                 baseline_text
 
-Skipped, with the reason, while the widgets, the front-end source or the bundled default SAE do not exist
-yet (the `needs_widgets` marker); once they exist, a widget module that fails to import or a bundle that
-failed to build fails these tests.
+A widget module that fails to import or a bundle that failed to build fails these tests (never skips).
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ TEXT = f"The Eiffel Tower is in Paris. {XSS} It was finished in 1889."
 PROMPT = "Once upon a time"
 
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.needs_widgets]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EXPLORER_CELL = f"""
 import scope_widgets as sw
@@ -169,10 +167,7 @@ def test_slider_steers_generation(explorer):
 
     base_py = explorer.wait_eval("panel.baseline_text", bool, timeout=60)
     assert _norm(base_py) == _norm(baseline.text_content())
-    if _norm(base_py) == _norm(py):
-        import warnings
-
-        warnings.warn(f"steering feature {fid} at {value} left the generation unchanged")
+    assert _norm(base_py) != _norm(py), f"steering feature {fid} at {value} left the generation unchanged"
 
 
 @pytest.mark.skipif(not os.environ.get("SCOPE_WIDGETS_SCREENSHOT_DIR"), reason="set SCOPE_WIDGETS_SCREENSHOT_DIR")

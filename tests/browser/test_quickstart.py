@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.needs_widgets]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_quickstart_runs_in_jupyterlab(lab, widgets_built):
