@@ -139,10 +139,7 @@ class FeatureActivations:
         if not ids:
             return np.zeros((0, self.n_tokens), dtype=np.float32)
         with torch.no_grad():
-            index = torch.tensor(ids, device=self.inputs.device)
-            x = self.inputs.to(self.sae.W_enc.dtype)
-            pre = x @ self.sae.W_enc.index_select(1, index) + self.sae.b_enc.index_select(0, index)
-            f = torch.relu(pre) * (pre > self.sae.threshold.index_select(0, index))
+            f = self.sae.encode_features(self.inputs, ids)  # [n_tokens, len(ids)], encoder columns only
         return f.float().T.contiguous().cpu().numpy()
 
     def dense(self) -> np.ndarray:

@@ -45,16 +45,12 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """bf16 on a GPU and float32 on the CPU unless told otherwise."""
+    """bf16 on a GPU and float32 on the CPU unless told otherwise ('bf16', 'float16', torch.float32...)."""
     if dtype is None:
         return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if isinstance(dtype, str):
-        name = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32"}.get(dtype, dtype)
-        value = getattr(torch, name, None)
-        if not isinstance(value, torch.dtype) or not value.is_floating_point:
-            raise ValueError(f"unknown dtype {dtype!r}: use 'float32', 'bfloat16' or 'float16'")
-        return value
-    return dtype
+    from scope_widgets.saes.jumprelu import resolve_dtype as parse_dtype
+
+    return parse_dtype(dtype)
 
 
 def default_model_dir() -> Path:

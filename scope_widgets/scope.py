@@ -32,7 +32,7 @@ def _load_sae(spec, device=None):
         return spec
     if isinstance(spec, (str, Path)):
         return SAE.from_pretrained(str(spec), device=device)
-    if isinstance(spec, tuple) and len(spec) == 2 and all(isinstance(s, str) for s in spec):
+    if _is_pair(spec):
         return SAE.from_pretrained(spec[0], spec[1], device=device)
     if all(hasattr(spec, name) for name in ("W_enc", "W_dec", "b_enc", "b_dec")) and hasattr(spec, "cfg"):
         return SAE.from_saelens(spec)  # SAELens SAE objects, when the user has SAELens

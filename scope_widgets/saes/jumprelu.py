@@ -120,9 +120,9 @@ def resolve_device(device: torch.device | str | int | None) -> torch.device | No
     """None stays None; "auto" -> cuda when available, else cpu."""
     if device is None:
         return None
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    from scope_widgets.models import resolve_device as checked_device  # "auto", and a clear error without CUDA
+
+    return checked_device(device)
 
 
 def _normalize_rows_(w: Tensor) -> Tensor:  # [n, d], in place
