@@ -290,10 +290,7 @@ class Scope:
         removed on exit, whatever happens inside.
         """
         target, request = self._steering(steer, method, positions, sae)
-        if target is None:
-            yield
-            return
-        with steering.apply(self.model, target, request, skip_bos=self._bos_id is not None):
+        with steering.apply(self.model, target, request, skip_bos=self._bos_id is not None):  # empty: no hooks
             yield
 
     def _prepare_generation(self, prompt, steer, method, max_new_tokens, temperature, seed, positions, sae):
@@ -320,12 +317,10 @@ class Scope:
 
         @contextmanager
         def context():
-            with seeded(seed, self.device):
-                if target is None:
-                    yield
-                else:
-                    with steering.apply(self.model, target, request, skip_bos=self._bos_id is not None, prompt_len=len(ids)):
-                        yield
+            with seeded(seed, self.device), steering.apply(
+                self.model, target, request, skip_bos=self._bos_id is not None, prompt_len=len(ids)
+            ):  # an empty request installs no hooks
+                yield
 
         return kwargs, context
 
