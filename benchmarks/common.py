@@ -302,7 +302,7 @@ class Subject:
 def default_subject(device: str = "cpu") -> Subject:
     """The embedded Gemma 3 270M with the bundled SAE when it exists, else a random 16k SAE at layer 6."""
     import scope_widgets as sw
-    from scope_widgets.models import load_default_model
+    from scope_widgets.engine.models import load_default_model
     from scope_widgets.scope import DEFAULT_SAE_DIR
 
     if (DEFAULT_SAE_DIR / "params.safetensors").exists():
@@ -359,7 +359,7 @@ def tiny_subject(d_sae: int = 256, layers: int = 4, hidden: int = 64, seed: int 
 # ---------------------------------------------------------------------------------------------- the floor
 def _stack_owner(model):
     """The module that owns the decoder stack (``model.model`` or ``model.model.language_model``)."""
-    from scope_widgets import hooks
+    from scope_widgets.engine import hooks
 
     stack = hooks.decoder_layers(model)
     for module in model.modules():
@@ -389,7 +389,7 @@ def floor_fn(scope, input_ids: torch.Tensor) -> Callable[[], torch.Tensor]:
     """The floor of ``scope.features``: forward through layers 0..L of the primary SAE alone, then the
     bare encoder matmul ``x @ W_enc + b_enc``. Nothing else: no hooks, no JumpReLU, no top-k, no tokenizer."""
     sae = scope.sae
-    from scope_widgets import hooks
+    from scope_widgets.engine import hooks
 
     layer = hooks.parse_hook_point(sae.hook_point_in).layer
     if hooks.parse_hook_point(sae.hook_point_in).submodule:

@@ -78,7 +78,7 @@ def synthetic_activations(tokenizer, n: int, *, k: int = 32, d_in: int = 64, d_s
     """A real ``FeatureActivations`` of ``n`` real token strings with synthetic (random) top-k data: the
     front end's work depends on the sizes, not on what the features mean, and no model run is needed."""
     from scope_widgets import SAE
-    from scope_widgets.activations import FeatureActivations
+    from scope_widgets.features import FeatureActivations
 
     ids = tokenizer(long_text(n * 8 + 500), add_special_tokens=True)["input_ids"]
     while len(ids) < n:
@@ -97,7 +97,7 @@ def synthetic_activations(tokenizer, n: int, *, k: int = 32, d_in: int = 64, d_s
                                     torch.from_numpy(top_values.reshape(-1)), reduce="amax")
     return FeatureActivations(text="", tokens=list(tokens), token_ids=np.asarray(ids, dtype=np.int64), top_ids=top_ids,
                               top_values=top_values, inputs=inputs, sae=sae, has_bos=True,
-                              _max_per_feature=max_per_feature)
+                              max_per_feature=max_per_feature)
 
 
 def browser_state(widget) -> dict:
@@ -306,7 +306,7 @@ class _FirstTokenTimer:
 
 def measure_round_trip(scope, *, rounds: int = 7, new_tokens: int = 8, timeout: float = 300.0) -> dict:
     from benchmarks.generation import PROMPT, pick_feature
-    from scope_widgets.generation import sampling_kwargs
+    from scope_widgets.steering import sampling_kwargs
     from scope_widgets.widgets import SteeringPanel
 
     feature = pick_feature(scope)

@@ -41,7 +41,7 @@ def first_round_estimate(counts, plain_kwargs, scope, device) -> float:
 
 def measure(scope, *, new_tokens: int = 64, budget_s: float = 60.0, max_repeats: int = 9, min_repeats: int = 3,
             coefficient: float = 8.0, device=None, label: str = "") -> dict:
-    from scope_widgets.generation import sampling_kwargs
+    from scope_widgets.steering import sampling_kwargs
 
     device = device or scope.device
     feature = pick_feature(scope)
@@ -116,7 +116,7 @@ def hook_cost(scope, feature: int, coefficient: float = 8.0, calls: int = 200) -
     import time
 
     from benchmarks.common import synchronizer
-    from scope_widgets import hooks
+    from scope_widgets.engine import hooks
 
     sae = scope.sae
     module, _ = hooks.resolve(scope.model, sae.hook_point_out)

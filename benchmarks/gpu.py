@@ -118,10 +118,10 @@ def load_tokenizer(path: str | None, vocab_size: int):
     if path:
         return AutoTokenizer.from_pretrained(path), f"tokenizer from {path}"
     try:
-        from scope_widgets.models import _CACHE_FOLDER, cache_dir
+        from scope_widgets.engine.models import cached_default_dir
 
-        folder = cache_dir() / _CACHE_FOLDER
-        if (folder / "tokenizer.json").exists():
+        folder = cached_default_dir()
+        if folder is not None and (folder / "tokenizer.json").exists():
             return AutoTokenizer.from_pretrained(str(folder)), "Gemma 3 tokenizer (embedded model's cache)"
     except Exception:  # noqa: BLE001 - fall back below
         pass

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from scope_widgets.widgets.wire import top_k_buffers
+
 from benchmarks.common import REPO_ROOT, STATUS_MISSED, STATUS_OK, Result, different_texts, log
 
 TARGET_MB = 50.0
@@ -92,7 +94,7 @@ def measure(scope, *, analyses: int = 200, generations: int = 50, text_tokens: i
             text = texts[done["a"]]
             acts = scope.features(text)
             top = acts.top(5)
-            _ = acts.feature(top[0][0] if top else 0), acts.to_buffers(16)
+            _ = acts.feature(top[0][0] if top else 0), top_k_buffers(acts, 16)
         else:
             j = done["g"]
             prompt = texts[(j * 3 + 1) % len(texts)][:80] or "Hello"

@@ -1,6 +1,6 @@
 """Benchmark 3: bytes sent to the browser per token.
 
-Measured, not computed from a formula: the actual payload of ``FeatureActivations.to_buffers(k)`` and,
+Measured, not computed from a formula: the actual payload of ``widgets.wire.top_k_buffers(acts, k)`` and,
 once ``scope_widgets.widgets`` exists, the synced state of ``TokenHeatmap`` and ``FeatureList`` as
 ipywidgets serialises it (JSON part + binary buffers, split as the comm does). Bytes per token are the
 marginal cost: the difference between two texts of different lengths, divided by the difference in
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import numbers
+
+from scope_widgets.widgets.wire import top_k_buffers
 
 from benchmarks.common import STATUS_MISSED, STATUS_OK, Result, log, text_with_tokens
 
@@ -62,13 +64,13 @@ def measure_buffers(scope, lengths=(128, 512), ks=KS) -> list[dict]:
     for k in ks:
         sizes = {}
         for n, a in acts.items():
-            state, buffer_bytes = split_buffers(a.to_buffers(k))
-            sizes[n] = (json_size(state), buffer_bytes, count_json_floats(state), a.n_tokens, a.to_buffers(k)["k"])
+            state, buffer_bytes = split_buffers(top_k_buffers(a, k))
+            sizes[n] = (json_size(state), buffer_bytes, count_json_floats(state), a.n_tokens, top_k_buffers(a, k)["k"])
         (j1, b1, f1, t1, _), (j2, b2, f2, t2, k2) = sizes[n1], sizes[n2]
         json_per_token = (j2 - j1) / (t2 - t1)
         buffer_per_token = (b2 - b1) / (t2 - t1)
         rows.append({
-            "what": "FeatureActivations.to_buffers(k)", "k": k2,
+            "what": "widgets.wire.top_k_buffers(acts, k)", "k": k2,
             "bytes at %d tokens" % t2: j2 + b2, "json bytes": j2, "buffer bytes": b2,
             "bytes / token": round(json_per_token + buffer_per_token, 2),
             "bytes / (token, feature)": round(buffer_per_token / k2, 3),
@@ -133,7 +135,7 @@ def run(subject, *, quick: bool = False) -> Result:
     notes = [
         "bytes / token = (payload at the longer text - payload at the shorter) / (difference in tokens); "
         "payload = compact JSON of the non-binary part + the binary buffers, split as ipywidgets does.",
-        "the token strings themselves (the heatmap's text) are not in to_buffers; the widget rows count them as "
+        "the token strings themselves (the heatmap's text) are not in top_k_buffers; the widget rows count them as "
         "JSON bytes per token. For the widgets, bytes / (token, feature) = binary bytes per token / pairs sent per "
         "token (top-k pairs at 8 B + exact float32 columns of the listed features at 4 B).",
     ]
@@ -149,7 +151,7 @@ def run(subject, *, quick: bool = False) -> Result:
     widget_rows = [r for r in rows if not r["what"].startswith("FeatureActivations")]
     status = STATUS_OK if ok else STATUS_MISSED
     buf = [r for r in rows if r["what"].startswith("FeatureActivations")]
-    headline = (f"to_buffers: {min(r['bytes / (token, feature)'] for r in buf):.2f}-"
+    headline = (f"top_k_buffers: {min(r['bytes / (token, feature)'] for r in buf):.2f}-"
                 f"{max(r['bytes / (token, feature)'] for r in buf):.2f} B per (token, feature), "
                 f"{sum(r['json floats'] for r in buf)} JSON floats")
     if widget_rows:

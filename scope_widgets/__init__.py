@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "Scope": "scope_widgets.scope",
     "SAE": "scope_widgets.saes",
-    "FeatureActivations": "scope_widgets.activations",
+    "FeatureActivations": "scope_widgets.features",
     "SAELoadError": "scope_widgets.saes",
     "Explorer": "scope_widgets.widgets",
     "TokenHeatmap": "scope_widgets.widgets",
@@ -27,7 +27,7 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from scope_widgets.activations import FeatureActivations
+    from scope_widgets.features import FeatureActivations
     from scope_widgets.saes import SAE, SAELoadError
     from scope_widgets.scope import Scope
     from scope_widgets.widgets import (

@@ -7,20 +7,20 @@ Every bad input is refused before the model is touched, and every hook is remove
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from scope_widgets import hooks, steering
-from scope_widgets.activations import FeatureActivations, encode_sparse
-from scope_widgets.generation import GenerationStream, sampling_kwargs, seeded
-from scope_widgets.models import load_default_model, load_model
+from . import steering
+from .engine import hooks
+from .engine.models import DEFAULT_SAE_DIR, load_default_model, load_model
+from .engine.tokens import encode, token_strings
+from .features import extract
+from .runtime import check_k, check_text
+from .steering import GenerationStream, sampling_kwargs, seeded
 
-DEFAULT_SAE_DIR = Path(__file__).parent / "data" / "default_sae"
 MAX_NEW_TOKENS = 4096
 
 
@@ -139,37 +139,21 @@ class Scope:
         return f"Scope({model!r}, {self.n_layers} layers, on {self.device}, SAEs: {names})"
 
     # ------------------------------------------------------------------ tokens
-    def _check_text(self, text, what: str = "text") -> str:
-        if not isinstance(text, str):
-            raise TypeError(f"{what} must be a string, not {type(text).__name__}")
-        if not text.strip():
-            raise ValueError(f"{what} is empty (or only whitespace): give the model some text to read")
-        return text
-
     def _encode(self, text: str, reserve: int = 0) -> tuple[list[int], bool]:
         """Token ids of ``text`` with BOS, cut (with a warning) to the model's context length."""
-        ids = self.tokenizer(text, add_special_tokens=True)["input_ids"]
-        limit = self.max_tokens - reserve
-        if len(ids) > limit:
-            warnings.warn(
-                f"the text has {len(ids)} tokens, more than the {limit} this model can read"
-                + (f" while leaving room for {reserve} new tokens" if reserve else "")
-                + f"; only the first {limit} are used",
-                stacklevel=3,
-            )
-            return ids[:limit], True
-        return ids, False
+        return encode(self.tokenizer, text, self.max_tokens, warn=True, reserve=reserve)
 
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         """Each token's own text (spaces and newlines kept, special tokens by name)."""
-        return self.tokenizer.batch_decode([[int(i)] for i in ids])
+        return token_strings(self.tokenizer, ids)
 
     @property
     def _bos_id(self):
         return getattr(self.tokenizer, "bos_token_id", None)
 
     # ------------------------------------------------------------------ features
-    def _resolve_saes(self, sae) -> list:
+    def resolve_saes(self, sae) -> list:
+        """The hooked SAEs that ``sae`` names: None (the primary one), a name, an index, an SAE or ``"all"``."""
         if sae is None:
             return [self.sae]
         if isinstance(sae, str) and sae == "all":
@@ -198,86 +182,110 @@ class Scope:
         deepest hooked layer. ``k`` is how many features are kept per token (any feature stays exact
         through ``acts.feature(i)``).
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        check_k(k)
         if isinstance(text, str):
-            return self._features_batch([self._check_text(text)], k, sae)[0]
+            return self._features_batch([check_text(text)], k, sae)[0]
         if not isinstance(text, Sequence) or not text:
             raise ValueError("features() takes a string or a non-empty list of strings")
-        texts = [self._check_text(t, f"text {i}") for i, t in enumerate(text)]
+        texts = [check_text(t, f"text {i}") for i, t in enumerate(text)]
         out = []
         for start in range(0, len(texts), max(1, int(batch_size))):
             out.extend(self._features_batch(texts[start : start + batch_size], k, sae))
         return out
 
     def _features_batch(self, texts: list[str], k: int, sae):
-        saes = self._resolve_saes(sae)
-        encoded = [self._encode(t) for t in texts]
-        lengths = [len(ids) for ids, _ in encoded]
-        width = max(lengths)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        input_ids = torch.full((len(texts), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(texts), width), dtype=torch.long)
-        for row, (ids, _) in enumerate(encoded):  # right padding keeps every real token's position
-            input_ids[row, : len(ids)] = torch.tensor(ids)
-            mask[row, : len(ids)] = 1
-        device = self.device
-        captured = hooks.capture_activations(
-            self.model, [s.hook_point_in for s in saes], input_ids.to(device), mask.to(device)
-        )
-        results = []
-        for row, (text, (ids, truncated)) in enumerate(zip(texts, encoded)):
-            tokens = self.token_strings(ids)
-            has_bos = self._bos_id is not None and ids[0] == self._bos_id
-            per_sae = {}
-            for s in saes:
-                x = captured[s.hook_point_in][row, : lengths[row]].to(s.W_enc.device)  # [n, d_in]
-                sparse = encode_sparse(s, x, k, first_counted=1 if has_bos and len(ids) > 1 else 0)
-                per_sae[s.name] = FeatureActivations(
-                    text=text,
-                    tokens=tokens,
-                    token_ids=np.asarray(ids, dtype=np.int64),
-                    top_ids=sparse.top_ids.cpu().numpy(),
-                    top_values=sparse.top_values.cpu().numpy(),
-                    inputs=x.clone(),
-                    sae=s,
-                    has_bos=has_bos,
-                    truncated=truncated,
-                    _max_per_feature=sparse.max_per_feature,
-                )
-            results.append(per_sae if sae == "all" else per_sae[saes[0].name])
-        return results
+        saes = self.resolve_saes(sae)
+        refs = {s.name: r for s in saes if (r := self._reference(s)) is not None}
+        per_text = extract(self.model, self.tokenizer, saes, texts, k, self.max_tokens, refs)
+        return [per_sae if sae == "all" else per_sae[saes[0].name] for per_sae in per_text]
+
+    def _reference(self, sae):
+        """The SAE's usual per-feature levels from its shipped dashboards (None when there are none)."""
+        from .analysis.sources import reference_for
+
+        return reference_for(sae)
 
     # ------------------------------------------------------------------ dashboards, labels, search
     def dashboard(self, feature: int, sae=None):
         """Everything known about one feature: top examples, activation histogram, density, logit
-        effects and label (``scope_widgets.dashboards.FeatureDashboardData``). Shipped for the default SAE,
-        read from ``examples.safetensors`` for Gemma Scope 2 when present, else computed on a small corpus."""
-        from scope_widgets.dashboards import feature_dashboard
+        effects and label (``analysis.FeatureDashboardData``). Shipped for the default SAE, read from
+        ``examples.safetensors`` for Gemma Scope 2 when present, else computed on a small corpus."""
+        from .analysis import feature_dashboard
 
-        return feature_dashboard(self, self._resolve_saes(sae)[0], feature)
+        return feature_dashboard(self.model, self.tokenizer, self.resolve_saes(sae)[0], feature)
 
-    def search(self, query: str, k: int = 10, sae=None):
-        """The features most associated with a word or phrase, by activation on it and by logit effect."""
-        from scope_widgets.dashboards import search_features
+    def dashboards(self, sae=None, progress: bool = True):
+        """The SAE's dashboard source (``analysis.Dashboards`` or ``GemmaScopeExamples``), loaded once."""
+        from .analysis import dashboards_for
 
-        return search_features(self, self._resolve_saes(sae)[0], self._check_text(query, "the query"), k)
+        return dashboards_for(self.model, self.tokenizer, self.resolve_saes(sae)[0], progress=progress)
+
+    def search(self, query: str | None = None, k: int = 10, *, examples: Sequence[str] | None = None,
+               against: Sequence[str] | None = None, generate: bool = True, sae=None):
+        """Features selective for a concept, best first (``SearchHit`` with ``.feature``, ``.score``, ``.label``).
+
+        ``scope.search("dog")`` reads the word in neutral frames and in a few short texts the model writes
+        about it (``generate=False`` skips those: faster, but finds fewer topic features) and scores each
+        feature by how well it separates them from a built-in background (AUROC), with a bonus for
+        features that promote the word. ``scope.search(examples=[...], against=[...])`` scores the
+        separation of your own texts (``against`` defaults to the background); ``hit.score`` is the AUROC.
+        """
+        from .analysis import feature_labels, search_word, separating
+
+        target = self.resolve_saes(sae)[0]
+        check_k(k)
+        self.dashboards(target, progress=False)  # attaches the automatic labels (shipped, or computed once)
+        labels = feature_labels(target)
+        if examples is not None:
+            if query is not None:
+                raise ValueError("give a query word or examples=..., not both")
+            texts = [check_text(t, f"example {i}") for i, t in enumerate(_as_list(examples, "examples"))]
+            negs = None if against is None else [check_text(t, f"counter-example {i}") for i, t in enumerate(_as_list(against, "against"))]
+            return separating(self.model, self.tokenizer, target, texts, negs, k, labels)
+        if query is None:
+            raise ValueError("search needs a query word (scope.search('dog')) or example texts (scope.search(examples=[...]))")
+        if against is not None:
+            raise ValueError("against= goes with examples=...; a query word is always compared with the built-in background")
+        return search_word(self.model, self.tokenizer, target, check_text(query, "the query").strip(), k, generate, labels)
+
+    def direction(self, concept: str | None = None, *, examples: Sequence[str] | None = None,
+                  against: Sequence[str] | None = None, sae=None):
+        """A concept direction for steering: the mean activation of texts about the concept minus that of
+        ``against`` (default: the built-in background), at the SAE's hook point, unit length.
+
+        ``scope.direction("dog")`` uses the same texts as ``search("dog")``; ``examples=[...]`` your own.
+        Steer with it like a feature: ``scope.generate(p, steer={d: 0.1 * d.scale})``.
+        """
+        from .analysis import concept_direction
+        from .analysis.search import concept_texts
+
+        target = self.resolve_saes(sae)[0]
+        if examples is None:
+            if concept is None:
+                raise ValueError("direction needs a concept word or examples=[...]")
+            frames, about = concept_texts(self.model, self.tokenizer, check_text(concept, "the concept").strip())
+            examples, name = frames + about, concept.strip()
+        else:
+            examples = [check_text(t, f"example {i}") for i, t in enumerate(_as_list(examples, "examples"))]
+            name = concept or f"examples ({len(examples)} texts)"
+        negs = None if against is None else [check_text(t, f"counter-example {i}") for i, t in enumerate(_as_list(against, "against"))]
+        return concept_direction(self.model, self.tokenizer, target, examples, negs, name=name)
 
     def label(self, feature: int, sae=None) -> str | None:
         """A feature's label: the user's own if set, else the automatic one (or None)."""
-        from scope_widgets.labels import labels_for
+        from .analysis import feature_labels
 
-        return labels_for(self._resolve_saes(sae)[0]).get(feature)
+        return feature_labels(self.resolve_saes(sae)[0]).get(feature)
 
     def set_label(self, feature: int, text: str | None, sae=None) -> None:
         """Give a feature your own label (saved to disk, loaded back next time); None removes it."""
-        from scope_widgets.labels import labels_for
+        from .analysis import feature_labels
 
-        labels_for(self._resolve_saes(sae)[0]).set(feature, text)
+        feature_labels(self.resolve_saes(sae)[0]).set(feature, text)
 
     # ------------------------------------------------------------------ steering and generation
     def _steering(self, steer, method: str, positions: str, sae):
-        target = self._resolve_saes(sae)[0] if (steer or sae is not None) else None
+        target = self.resolve_saes(sae)[0] if (steer or sae is not None) else None
         if target is None:
             return None, steering.validate(None, None, method, positions)
         return target, steering.validate(steer, target, method, positions, self.max_coefficient)
@@ -294,7 +302,7 @@ class Scope:
             yield
 
     def _prepare_generation(self, prompt, steer, method, max_new_tokens, temperature, seed, positions, sae):
-        self._check_text(prompt, "the prompt")
+        check_text(prompt, "the prompt")
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
             raise ValueError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS}, got {max_new_tokens!r}")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 10 or temperature != temperature:
@@ -347,6 +355,12 @@ class Scope:
                 self.model.generate(**kwargs, **extra)
 
         return GenerationStream(run, self.tokenizer, context)
+
+
+def _as_list(texts, what: str) -> list:
+    if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
+        raise ValueError(f"{what} must be a non-empty list of texts")
+    return list(texts)
 
 
 def _is_pair(value) -> bool:

@@ -9,16 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from scope_widgets import SAE, Scope, dashboards
-from scope_widgets.dashboards import (
-    HIST_EDGES,
-    Dashboards,
-    FeatureDashboardData,
-    GemmaScopeExamples,
-    auto_label,
-    compute_dashboards,
-    logit_effects,
-)
+from scope_widgets import SAE, Scope
+from scope_widgets.analysis import activation_cache, sources
+from scope_widgets.analysis.auto_labels import auto_label
+from scope_widgets.analysis.corpus_pass import compute_dashboards as _compute
+from scope_widgets.analysis.dashboards_file import Dashboards
+from scope_widgets.analysis.gemma_scope_examples import GemmaScopeExamples
+from scope_widgets.analysis.records import FeatureDashboardData
+from scope_widgets.analysis.stats import HIST_EDGES
+from scope_widgets.engine.unembed import logit_effects
 from tiny_models import tiny_gemma
 
 TEXTS = [
@@ -37,6 +36,11 @@ TEXTS = [
     "Zebras, yaks and xerus walk west.",
 ]
 N_EX, CTX = 4, 3
+
+
+def compute_dashboards(scope, texts, **kw):
+    """The corpus pass on the scope's primary SAE (analysis takes a model, tokenizer and SAE)."""
+    return _compute(scope.model, scope.tokenizer, scope.sae, texts, **kw)
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +126,7 @@ def test_resume_from_checkpoint_is_identical(tmp_path, monkeypatch):
     scope = make_scope(seed=3)
     full = compute_dashboards(scope, TEXTS, n_examples=N_EX, context=CTX, batch_size=2, progress=False)
     ckpt = tmp_path / "run.ckpt"
-    real = dashboards.hooks.capture_activations
+    real = activation_cache.hooks.capture_activations
     calls = []
 
     def failing(*args, **kwargs):
@@ -131,14 +135,14 @@ def test_resume_from_checkpoint_is_identical(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dashboards.hooks, "capture_activations", failing)
+    monkeypatch.setattr(activation_cache.hooks, "capture_activations", failing)
     with pytest.raises(KeyboardInterrupt):
         compute_dashboards(scope, TEXTS, n_examples=N_EX, context=CTX, batch_size=2, progress=False,
                            checkpoint=ckpt, checkpoint_every=1)
     assert ckpt.exists()
     calls.clear()
     counted = []
-    monkeypatch.setattr(dashboards.hooks, "capture_activations", lambda *a, **k: (counted.append(a[2].shape[0]), real(*a, **k))[1])
+    monkeypatch.setattr(activation_cache.hooks, "capture_activations", lambda *a, **k: (counted.append(a[2].shape[0]), real(*a, **k))[1])
     resumed = compute_dashboards(scope, TEXTS, n_examples=N_EX, context=CTX, batch_size=2, progress=False,
                                  checkpoint=ckpt, checkpoint_every=1)
     assert sum(counted) == len(TEXTS) - 6  # three batches of two were done before the interruption
@@ -154,7 +158,7 @@ def test_activation_cache_skips_the_model(tmp_path, monkeypatch):
     first = compute_dashboards(scope, TEXTS, n_examples=N_EX, context=CTX, batch_size=3, progress=False,
                                activation_cache=tmp_path / "acts")
     assert len(list((tmp_path / "acts").rglob("*.safetensors"))) == len(TEXTS)
-    monkeypatch.setattr(dashboards.hooks, "capture_activations", lambda *a, **k: pytest.fail("the model ran"))
+    monkeypatch.setattr(activation_cache.hooks, "capture_activations", lambda *a, **k: pytest.fail("the model ran"))
     # another SAE at the same hook point, other batching: all from the cache
     again = compute_dashboards(scope, TEXTS, n_examples=N_EX, context=CTX, batch_size=5, progress=False,
                                activation_cache=tmp_path / "acts")
@@ -166,7 +170,7 @@ def test_activation_cache_skips_the_model(tmp_path, monkeypatch):
 def test_checkpoint_for_other_texts_is_refused(tmp_path, monkeypatch):
     scope = make_scope()
     ckpt = tmp_path / "run.ckpt"
-    real = dashboards.hooks.capture_activations
+    real = activation_cache.hooks.capture_activations
     calls = []
 
     def failing(*args, **kwargs):
@@ -175,10 +179,10 @@ def test_checkpoint_for_other_texts_is_refused(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dashboards.hooks, "capture_activations", failing)
+    monkeypatch.setattr(activation_cache.hooks, "capture_activations", failing)
     with pytest.raises(KeyboardInterrupt):
         compute_dashboards(scope, TEXTS, batch_size=2, progress=False, checkpoint=ckpt, checkpoint_every=1)
-    monkeypatch.setattr(dashboards.hooks, "capture_activations", real)
+    monkeypatch.setattr(activation_cache.hooks, "capture_activations", real)
     with pytest.raises(ValueError, match="other texts"):
         compute_dashboards(scope, list(reversed(TEXTS)), batch_size=2, progress=False, checkpoint=ckpt)
     with pytest.raises(ValueError, match="other settings"):
@@ -233,7 +237,7 @@ def test_feature_dashboard_data_contract(scope_and_dash):
 def test_scope_dashboard_computes_once_on_the_builtin_corpus():
     scope = make_scope(d_sae=32)
     first = scope.dashboard(3)
-    assert dashboards.dashboards_for(scope) is dashboards.dashboards_for(scope)  # cached per SAE
+    assert scope.dashboards() is scope.dashboards()  # cached per SAE
     assert first.n_tokens > 1000 and "built-in" in first.source
     with pytest.raises(ValueError, match="unknown feature"):
         scope.dashboard(32)
@@ -318,7 +322,7 @@ def test_gemma_scope_2_examples_are_read_not_recomputed(tmp_path, monkeypatch):
     sae = SAE.from_pretrained(folder)
     assert sae.examples_path
     scope2 = Scope(scope.model, scope.tokenizer, sae)
-    monkeypatch.setattr(dashboards, "compute_dashboards", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr(sources, "compute_dashboards", lambda *a, **k: pytest.fail("recomputed"))
     j = int(torch.argmax((written["activations"] > 0).sum(1)))
     data = scope2.dashboard(j)
     stored = written["activations"][j]
@@ -376,15 +380,15 @@ def test_search_finds_a_planted_feature():
     with torch.no_grad():
         scope.model.model.norm.weight.zero_()
     plant_feature(scope, "P", 17)
-    hits = scope.search("P", k=5)
+    hits = scope.search("P", k=5, generate=False)
     assert hits[0].feature == 17, hits
-    assert hits[0].why == "both"
+    assert hits[0].why == "both" and hits[0].activation_score >= 0.9
     assert hits[0].score > hits[1].score
     assert hits[0].label is not None  # the automatic label made with the dashboards
     assert set(hits[0].to_dict()) >= {"feature", "score", "label", "why"}
     # with a user label, search shows it
     scope.set_label(17, "capital P")
-    assert scope.search("P", k=1)[0].label == "capital P"
+    assert scope.search("P", k=1, generate=False)[0].label == "capital P"
     with pytest.raises(ValueError):
         scope.search("   ")
 
@@ -392,7 +396,7 @@ def test_search_finds_a_planted_feature():
 # ----------------------------------------------------------------------------- the embedded default
 @pytest.mark.slow
 def test_embedded_default_dashboard_and_search():
-    from scope_widgets.scope import DEFAULT_SAE_DIR
+    from scope_widgets.engine.models import DEFAULT_SAE_DIR
 
     if not (DEFAULT_SAE_DIR / "params.safetensors").exists():
         pytest.skip("the default SAE is not bundled yet")

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from scope_widgets import SAE, Scope, hooks
+from scope_widgets import SAE, Scope
+from scope_widgets.engine import hooks
+from scope_widgets.widgets.wire import top_k_buffers
 from tiny_models import hook_count, tiny_gemma, tiny_multimodal_gemma
 
 TEXT = "The cat sat on the mat. <b>Paris</b>\n\tis big!"
@@ -105,9 +107,9 @@ def test_several_saes_in_one_forward_pass():
     np.testing.assert_allclose(both["second"].dense(), scope.features(TEXT, sae="second").dense(), rtol=1e-5, atol=1e-6)
 
 
-def test_to_buffers_is_8_bytes_per_pair(scope):
+def test_top_k_buffers_are_8_bytes_per_pair(scope):
     acts = scope.features(TEXT, k=16)
-    buf = acts.to_buffers(k=16)
+    buf = top_k_buffers(acts, k=16)
     n = len(acts.tokens)
     assert len(buf["top_ids"]) == n * 16 * 4 and len(buf["top_values"]) == n * 16 * 4
     ids = np.frombuffer(buf["top_ids"], dtype="<i4").reshape(n, 16)

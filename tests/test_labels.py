@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from scope_widgets import SAE, Scope, labels
-from scope_widgets.labels import LabelStore, labels_for, labels_path, safe_name
+from scope_widgets import SAE, Scope
+from scope_widgets.analysis import label_store as labels
+from scope_widgets.analysis.label_store import LabelStore, labels_for, labels_path, safe_name
 from tiny_models import tiny_gemma
 
 

@@ -362,7 +362,12 @@ def test_save_pretrained_round_trip(tmp_path, sae_args):
     sae = tiny_sae(**sae_args)
     out = sae.save_pretrained(tmp_path / "saved")
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "params.safetensors"]
-    back = SAE.from_pretrained(tmp_path / "saved")
+    if sae.W_enc.dtype in (torch.float16, torch.bfloat16):
+        # 16-bit files compute in float32 unless a dtype is asked for (Gemma's activations overflow fp16)
+        assert SAE.from_pretrained(tmp_path / "saved").W_enc.dtype == torch.float32
+        back = SAE.from_pretrained(tmp_path / "saved", dtype=sae.W_enc.dtype)
+    else:
+        back = SAE.from_pretrained(tmp_path / "saved")
     assert_same_sae(sae, back)
     assert back.examples_path is None
     x = torch.randn(3, sae.d_in)

@@ -15,7 +15,7 @@ import traitlets
 from scope_widgets.widgets import Explorer, FeatureDashboard, FeatureList, SteeringPanel, TokenHeatmap
 from scope_widgets.widgets._base import BUNDLE, LatestWorker, ScopeWidget
 from scope_widgets.widgets._dashboard import dashboard_state
-from scope_widgets.widgets._data import pack_activations
+from scope_widgets.widgets.wire import pack_activations
 
 
 # ---------------------------------------------------------------------------------------------- fakes
@@ -59,14 +59,6 @@ class FakeActs:
         self.feature_calls.append(list(ids))
         return self.dense_[:, list(ids)].T.copy()
 
-    def to_buffers(self, k=None):
-        k = self.k if k is None else min(k, self.k)
-        return {
-            "n_tokens": len(self.tokens),
-            "k": k,
-            "top_ids": np.ascontiguousarray(self.top_ids[:, :k], dtype="<i4").tobytes(),
-            "top_values": np.ascontiguousarray(self.top_values[:, :k], dtype="<f4").tobytes(),
-        }
 
 
 def make_acts(n=6, d=100, k=4, seed=0):
@@ -377,14 +369,14 @@ def test_real_feature_activations_pack():
     torch = pytest.importorskip("torch")
     from factories import tiny_sae
 
-    from scope_widgets.activations import FeatureActivations, encode_sparse
+    from scope_widgets.features import FeatureActivations, encode_sparse
 
     sae = tiny_sae(d_in=16, d_sae=32)
     x = torch.randn(5, 16, generator=torch.Generator().manual_seed(1))
     sp = encode_sparse(sae, x, k=4, first_counted=1)
     acts = FeatureActivations(
         text="abcd", tokens=["<bos>", "a", "b", "c", "d"], token_ids=np.arange(5), top_ids=sp.top_ids.numpy(),
-        top_values=sp.top_values.numpy(), inputs=x, sae=sae, has_bos=True, _max_per_feature=sp.max_per_feature,
+        top_values=sp.top_values.numpy(), inputs=x, sae=sae, has_bos=True, max_per_feature=sp.max_per_feature,
     )
     w = TokenHeatmap(acts)
     assert len(w.top_ids) == 5 * 4 * 4 and len(w.top_values) == 5 * 4 * 4

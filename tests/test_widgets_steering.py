@@ -282,8 +282,6 @@ def test_explorer_steering_trait_drives_generation():
         def feature(self, i):
             return np.zeros(3, np.float32)
 
-        def to_buffers(self, k=None):
-            return {"n_tokens": 3, "k": 1, "top_ids": self.top_ids.tobytes(), "top_values": self.top_values.tobytes()}
 
     scope = FakeScope()
     scope.features = lambda text, k=32: Acts()

@@ -68,7 +68,7 @@ def token_ids(scope, text: str) -> list[int]:
 
 def residual(scope, text: str) -> torch.Tensor:
     """The residual stream at the SAE's hook point, ``[n_tokens, d_model]`` float32 on the CPU."""
-    from scope_widgets.hooks import capture_activations
+    from scope_widgets.engine.hooks import capture_activations
 
     ids = torch.tensor([token_ids(scope, text)], device=scope.device)
     hook = scope.sae.hook_point_in
@@ -302,7 +302,7 @@ def check_max_activations(scope, feature: int, texts: Sequence[str], answer) -> 
 def check_top_logit_tokens(scope, feature: int, answer, n: int = 5) -> bool | None:
     if answer is None:
         return _not_answered("promoted")
-    from scope_widgets.dashboards import logit_directions, unembedding
+    from scope_widgets.engine.unembed import logit_directions, unembedding
 
     with torch.no_grad():
         effect = (unembedding(scope.model).float() @ logit_directions(scope.model, scope.sae, [feature])[0]).cpu()

@@ -19,110 +19,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from scope_widgets.runtime import parse_dtype
+from scope_widgets.runtime import resolve_device as _runtime_device
 from scope_widgets.saes.config import SAEConfig, width_label
-from scope_widgets.saes.errors import SAELoadError
+from scope_widgets.saes.params import AFFINE_NAME, expected_shapes, validate_params
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
-PARAM_NAMES: tuple[str, ...] = ("w_enc", "b_enc", "w_dec", "b_dec", "threshold")
-AFFINE_NAME = "affine_skip_connection"
-_CHUNK = 1 << 24  # elements per finiteness check, to bound the temporary mask's memory
-
-
-def expected_shapes(cfg: SAEConfig) -> dict[str, tuple[int, ...]]:
-    """Parameter name -> shape, in Gemma Scope 2 layout."""
-    shapes = {
-        "w_enc": (cfg.d_in, cfg.d_sae),
-        "b_enc": (cfg.d_sae,),
-        "w_dec": (cfg.d_sae, cfg.d_out),
-        "b_dec": (cfg.d_out,),
-        "threshold": (cfg.d_sae,),
-    }
-    if cfg.affine_connection:
-        shapes[AFFINE_NAME] = (cfg.d_in, cfg.d_out)
-    return shapes
-
-
-_SHAPE_NAMES = {
-    "w_enc": "[d_in, d_sae]",
-    "b_enc": "[d_sae]",
-    "w_dec": "[d_sae, d_out]",
-    "b_dec": "[d_out]",
-    "threshold": "[d_sae]",
-    AFFINE_NAME: "[d_in, d_out]",
-}
-
-
-def validate_params(params: Mapping[str, Any], cfg: SAEConfig, source: str = "params") -> dict[str, Tensor]:
-    """Check names, shapes, dtypes and finiteness; return the tensors the SAE needs (others are dropped).
-
-    Raises SAELoadError naming ``source`` and the offending tensor.
-    """
-    shapes = expected_shapes(cfg)
-    missing = [k for k in shapes if k not in params]
-    if missing:
-        raise SAELoadError(
-            f"{source}: missing tensor(s) {', '.join(missing)} (found: {', '.join(sorted(params)) or 'none'}); "
-            f"a JumpReLU SAE needs {', '.join(shapes)}"
-        )
-    if not cfg.affine_connection and AFFINE_NAME in params:
-        raise SAELoadError(
-            f"{source}: has '{AFFINE_NAME}' but the config says affine_connection is false: "
-            "set affine_connection=True in the config"
-        )
-    out: dict[str, Tensor] = {}
-    for key, shape in shapes.items():
-        t = params[key]
-        if not isinstance(t, Tensor):
-            raise SAELoadError(f"{source}: '{key}' is a {type(t).__name__}, not a torch.Tensor")
-        if tuple(t.shape) != shape:
-            raise SAELoadError(
-                f"{source}: tensor '{key}' has shape {tuple(t.shape)} but {_SHAPE_NAMES[key]} is {shape} "
-                f"(d_in={cfg.d_in}, d_sae={cfg.d_sae}, d_out={cfg.d_out}): the file does not match its config"
-            )
-        if not t.is_floating_point():
-            raise SAELoadError(f"{source}: tensor '{key}' has dtype {t.dtype}; SAE parameters must be floating point")
-        bad = count_nonfinite(t)
-        if bad:
-            raise SAELoadError(
-                f"{source}: tensor '{key}' has {bad} NaN/inf value(s): the file is corrupt or came from a diverged "
-                "training run; download or re-save it"
-            )
-        out[key] = t
-    return out
-
-
-def count_nonfinite(t: Tensor) -> int:
-    """Number of NaN/inf entries, checked in chunks so a 262k-wide matrix needs no full-size mask."""
-    flat = t.detach().reshape(-1)
-    bad = 0
-    for start in range(0, flat.numel(), _CHUNK):
-        chunk = flat[start : start + _CHUNK]
-        if not bool(torch.isfinite(chunk).all()):
-            bad += int((~torch.isfinite(chunk)).sum())
-    return bad
-
-
-def resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
-    """torch.bfloat16, "bfloat16", "bf16", "float32", "fp16" ... -> a torch dtype."""
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    aliases = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32", "float": "float32"}
-    name = aliases.get(str(dtype), str(dtype)).removeprefix("torch.")
-    value = getattr(torch, name, None)
-    if not isinstance(value, torch.dtype) or not value.is_floating_point:
-        raise ValueError(f"unknown floating dtype {dtype!r}: use e.g. torch.float32 or 'bfloat16'")
-    return value
-
-
 def resolve_device(device: torch.device | str | int | None) -> torch.device | None:
-    """None stays None; "auto" -> cuda when available, else cpu."""
-    if device is None:
-        return None
-    from scope_widgets.models import resolve_device as checked_device  # "auto", and a clear error without CUDA
-
-    return checked_device(device)
+    """None stays None (keep where the tensors are); anything else through runtime.resolve_device."""
+    return None if device is None else _runtime_device(device)
 
 
 def _normalize_rows_(w: Tensor) -> Tensor:  # [n, d], in place
@@ -159,7 +66,7 @@ class SAE(nn.Module):
             raise TypeError(f"SAE(cfg, ...) needs an SAEConfig, got {type(cfg).__name__}")
         self._cfg = cfg
         self.examples_path: str | None = None  # local path of examples.safetensors, when known
-        device, dtype = resolve_device(device), resolve_dtype(dtype)
+        device, dtype = resolve_device(device), parse_dtype(dtype)
         if params is None:
             dtype = dtype or torch.float32
             tensors = {k: torch.zeros(s, dtype=dtype, device=device) for k, s in expected_shapes(cfg).items()}
@@ -222,7 +129,7 @@ class SAE(nn.Module):
             model_name=model_name,
             name=f"random/{site}/layer_{layer}_width_{width_label(d_sae)}",
         )
-        dtype = resolve_dtype(dtype) or torch.float32
+        dtype = parse_dtype(dtype) or torch.float32
         device = resolve_device(device) or torch.device("cpu")
         gen = torch.Generator(device=device).manual_seed(seed)
         kw: dict[str, Any] = {"generator": gen, "device": device, "dtype": dtype}
@@ -260,7 +167,7 @@ class SAE(nn.Module):
         local directory.
 
         ``folder`` is e.g. ``"resid_post/layer_13_width_16k_l0_medium"`` (see ``SAE.list(repo)``); it may be
-        None for a local directory that itself holds the files. ``dtype=None`` keeps the file's dtype.
+        None for a local directory that itself holds the files. ``dtype=None`` keeps a float32 file's dtype and computes 16-bit files in float32.
         ``include_examples`` also downloads the (large) ``examples.safetensors`` and records its path in
         ``sae.examples_path``. ``site`` overrides the site of Gemma Scope 1 folders outside a ``-res`` /
         ``-mlp`` / ``-att`` / ``-transcoders`` repo.
@@ -276,6 +183,8 @@ class SAE(nn.Module):
             site=site,
             device=resolve_device(device),
         )
+        if dtype is None and loaded.params["w_enc"].dtype in (torch.float16, torch.bfloat16):
+            dtype = torch.float32  # files stored compactly still compute in float32 (Gemma's activations overflow fp16)
         sae = cls(loaded.cfg, loaded.params, device=device, dtype=dtype, _checked=True)
         sae.examples_path = loaded.examples_path
         return sae

@@ -1,6 +1,6 @@
 """Feature dashboards for the widgets: ``scope.dashboard(feature)`` to synced state.
 
-The dashboard object (``scope_widgets.dashboards``) is read by attribute (a dict works too):
+The dashboard object (``scope_widgets.analysis.FeatureDashboardData``) is read by attribute (a dict works too):
 ``feature, label, label_source, density, max_activation, histogram {"edges", "counts"},
 top_examples [{"tokens", "values", "max_pos"}], logits_promoted / logits_suppressed [(token, value)]``.
 Example activations travel as one float32 buffer (``dashboard_values``); the JSON keeps each
@@ -117,14 +117,11 @@ def dashboard_state(scope: Any, feature: int) -> tuple[dict, bytes]:
 def _warm_quietly(scope: Any) -> None:
     """Load (or compute) the SAE's dashboards without a progress bar: this runs in a worker thread, whose
     output would land in whichever notebook cell happens to be running."""
-    if not hasattr(scope, "_resolve_saes"):
+    warm = getattr(scope, "dashboards", None)
+    if not callable(warm):
         return
     try:
-        from scope_widgets.dashboards import dashboards_for
-    except ImportError:
-        return
-    try:
-        dashboards_for(scope, progress=False)
+        warm(progress=False)
     except Exception:  # scope.dashboard() reports the real error
         pass
 

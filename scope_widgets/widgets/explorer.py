@@ -8,7 +8,7 @@ import traitlets
 
 from ._base import ScopeWidget
 from ._dashboard import DashboardTraits, fill_feature_max
-from ._data import DEFAULT_K, DEFAULT_N_FEATURES, ActivationTraits, gather_labels
+from .wire import DEFAULT_K, DEFAULT_N_FEATURES, ActivationTraits, gather_labels
 from ._steering import SteeringTraits
 from ._traits import coefficients_trait, optional_feature, optional_position
 

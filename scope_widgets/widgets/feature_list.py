@@ -7,7 +7,7 @@ from typing import Any, Callable
 import traitlets
 
 from ._base import ScopeWidget
-from ._data import DEFAULT_N_FEATURES, ActivationTraits
+from .wire import DEFAULT_N_FEATURES, ActivationTraits
 from ._traits import optional_feature, optional_position
 
 

@@ -8,7 +8,7 @@ import traitlets
 
 from ._base import ScopeWidget
 from ._dashboard import fill_feature_max
-from ._data import gather_labels
+from .wire import gather_labels
 from ._steering import SteeringTraits
 from ._traits import coefficients_trait
 

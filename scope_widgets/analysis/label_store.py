@@ -5,13 +5,13 @@
     store.get_with_source(123)         # (label, "user" | "auto" | None)
     store.set(123, "French words")     # saved at once; store.set(123, None) removes it
 
-User labels live in ``<cache_dir>/labels/<safe SAE name>.json`` (``scope_widgets.models.cache_dir()``,
+User labels live in ``<cache_dir>/labels/<safe SAE name>.json`` (``scope_widgets.runtime.cache_dir()``,
 so ``$SCOPE_WIDGETS_CACHE`` moves them), written atomically (a temporary file renamed into place) and
 read back in later sessions. The file is keyed by the SAE's *name*, so two SAE objects with the same name
 share user labels; a store re-reads the file when another store or process has changed it.
 
-Automatic labels (``label_source == "auto"``) come from the feature dashboards: shipped for the default
-SAE, made when dashboards are computed for any other (``scope.dashboard(i)`` or ``scope.search(...)``).
+Automatic labels (``label_source == "auto"``) are attached by whoever has them (``analysis.sources``: the
+shipped dashboards for the default SAE, computed dashboards or a Gemma Scope 2 examples file for others).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import threading
 import warnings
 import weakref
 from pathlib import Path
+
+from ..runtime import atomic_write_json, cache_dir, check_feature
 
 LABELS_FORMAT = 1
 MAX_LABEL_CHARS = 200
@@ -40,8 +41,6 @@ def safe_name(name: str) -> str:
 
 
 def labels_path(sae_name: str) -> Path:
-    from scope_widgets.models import cache_dir
-
     return cache_dir() / "labels" / f"{safe_name(sae_name)}.json"
 
 
@@ -60,13 +59,9 @@ class LabelStore:
 
     # ------------------------------------------------------------------ reading
     def _check(self, feature) -> int:
-        if isinstance(feature, bool) or not hasattr(feature, "__index__"):
+        if isinstance(feature, str):  # the store takes ints only (check_feature also reads digit strings)
             raise ValueError(f"feature ids are integers; got {feature!r}")
-        feature = int(feature)
-        if feature < 0 or (self.d_sae is not None and feature >= self.d_sae):
-            top = f" (0 to {self.d_sae - 1})" if self.d_sae is not None else ""
-            raise ValueError(f"unknown feature {feature}{top}")
-        return feature
+        return check_feature(feature, self.d_sae if self.d_sae is not None else 1 << 62, self.sae_name)
 
     def _file_stamp(self):
         try:
@@ -145,18 +140,9 @@ class LabelStore:
             self._write()
 
     def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"format": LABELS_FORMAT, "sae": self.sae_name,
                 "labels": {str(k): v for k, v in sorted(self._user.items())}}
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, ensure_ascii=False, indent=1)
-                fh.write("\n")
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_json(self.path, data, indent=1)
         self._stamp = self._file_stamp()
 
     def set_auto_labels(self, labels) -> None:
@@ -177,30 +163,11 @@ class LabelStore:
 
 
 def labels_for(sae) -> LabelStore:
-    """The label store of an SAE: the same object for the same SAE within a process.
-
-    For the bundled default SAE the shipped automatic labels are attached (lazily, when the SAE matches
-    the shipped dashboards' fingerprint)."""
+    """The label store of an SAE: the same object for the same SAE within a process (no automatic labels
+    attached; ``analysis.sources.label_store`` attaches the ones it knows)."""
     with _lock:
         store = _stores.get(sae)
         if store is None:
             store = LabelStore(sae.name, getattr(sae, "d_sae", None))
-            store.set_auto_loader(lambda ref=weakref.ref(sae): _shipped_auto_labels(ref()))
             _stores[sae] = store
         return store
-
-
-def _shipped_auto_labels(sae):
-    """The shipped automatic labels when ``sae`` is the SAE they were made for; else None."""
-    if sae is None:
-        return None
-    from scope_widgets.dashboards import DEFAULT_DASHBOARDS_DIR, LABELS_FILE, META_FILE, sae_fingerprint
-
-    meta_path = DEFAULT_DASHBOARDS_DIR / META_FILE
-    if not meta_path.is_file() or not (DEFAULT_DASHBOARDS_DIR / LABELS_FILE).is_file():
-        return None
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta.get("sae_name") != sae.name or meta.get("sae_fingerprint") != sae_fingerprint(sae):
-        return None
-    raw = json.loads((DEFAULT_DASHBOARDS_DIR / LABELS_FILE).read_text(encoding="utf-8")).get("labels", {})
-    return {int(k): v for k, v in raw.items()}

@@ -9,7 +9,6 @@ that copy in seconds. Nothing touches the network.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import warnings
@@ -17,40 +16,19 @@ from pathlib import Path
 
 import torch
 
+from ..runtime import cache_dir, default_dtype, resolve_device
+
 DEFAULT_MODEL_NAME = "google/gemma-3-270m"
+#: The SAE bundled with the package for the embedded model.
+DEFAULT_SAE_DIR = Path(__file__).resolve().parents[1] / "data" / "default_sae"
 _CACHE_FORMAT = 1  # bump when the cached layout changes
 _CACHE_FOLDER = f"gemma-3-270m-from-q4_k_m-v{_CACHE_FORMAT}"
 
 
-def cache_dir() -> Path:
-    """The user cache directory of scope_widgets (``$SCOPE_WIDGETS_CACHE`` overrides it)."""
-    env = os.environ.get("SCOPE_WIDGETS_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "scope_widgets"
-
-
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` (or None) means CUDA when present, else the CPU."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device {str(device)!r} was requested but CUDA is not available on this machine; "
-            "use device='cpu' or device='auto'"
-        )
-    return device
-
-
-def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """bf16 on a GPU and float32 on the CPU unless told otherwise ('bf16', 'float16', torch.float32...)."""
-    if dtype is None:
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    from scope_widgets.saes.jumprelu import resolve_dtype as parse_dtype
-
-    return parse_dtype(dtype)
+def cached_default_dir() -> Path | None:
+    """The cached float copy of the embedded model when it has been built already (else None; builds nothing)."""
+    target = cache_dir() / _CACHE_FOLDER
+    return target if (target / "model.safetensors").exists() and (target / "config.json").exists() else None
 
 
 def default_model_dir() -> Path:
@@ -105,7 +83,7 @@ def _build_default_cache(target: Path) -> Path:
         tokenizer.save_pretrained(str(work))
         (work / "SOURCE.txt").write_text(
             f"Dequantised from {packaged.MODEL_NAME} (sha256 {packaged.EXPECTED_SHA256}) "
-            "by scope_widgets.models; Gemma 3 270M pretrained, Gemma Terms of Use.\n"
+            "by scope_widgets.engine.models; Gemma 3 270M pretrained, Gemma Terms of Use.\n"
         )
         work.chmod(0o755)
         try:
@@ -136,7 +114,7 @@ def load_model(name_or_path: str, device: str | torch.device | None = "auto", dt
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dev = resolve_device(device)
-    dt = resolve_dtype(dtype, dev)
+    dt = default_dtype(dtype, dev)
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     if device_map is not None:
         model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dt, device_map=device_map)

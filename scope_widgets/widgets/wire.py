@@ -1,4 +1,11 @@
-"""Packing of a ``FeatureActivations`` into the widgets' synced traits (binary, never JSON floats).
+"""The wire format: how a ``FeatureActivations`` becomes the widgets' synced traits (binary, never JSON floats).
+
+The one description of the bytes (``js/wire.ts`` reads them, and its tests check the same layout):
+
+- ``top_ids``: int32 little-endian, row-major ``[n_tokens, k]``, each token's strongest features first;
+- ``top_values``: float32 little-endian, same shape: their activations;
+- ``columns``: float32 little-endian ``[len(column_ids), n_tokens]``: exact activations of the listed features;
+- the column reply to ``{"type": "column", "feature": id}``: one float32 buffer ``[n_tokens]``.
 
 Per token: top-k ids (int32) and values (float32), 8 bytes per (token, feature) pair. Per listed
 feature: its exact activation at every token (float32), so a click on any listed feature recolours
@@ -14,6 +21,8 @@ from typing import Any, Iterable
 import numpy as np
 import traitlets
 
+from ..runtime import check_feature, check_k
+
 log = logging.getLogger("scope_widgets.widgets")
 
 DEFAULT_K = 32  # top features kept per token
@@ -21,18 +30,41 @@ DEFAULT_N_FEATURES = 64  # features listed (with exact columns)
 MAX_LABELS = 4096  # labels sent up front
 
 
+def top_k_buffers(acts: Any, k: int | None = None) -> dict:
+    """Per-token top-k as raw little-endian bytes: int32 ids and float32 values, row-major ``[n_tokens, k]``:
+    8 bytes per (token, feature) pair."""
+    top_ids, top_values = np.asarray(acts.top_ids), np.asarray(acts.top_values)
+    have = int(top_ids.shape[1]) if top_ids.ndim == 2 else 0
+    k = have if k is None else min(check_k(k), have)
+    ids = np.ascontiguousarray(top_ids[:, :k], dtype="<i4")
+    values = np.ascontiguousarray(top_values[:, :k], dtype="<f4")
+    return {"n_tokens": int(top_ids.shape[0]), "k": k, "top_ids": ids.tobytes(), "top_values": values.tobytes()}
+
+
+def listed_features(acts: Any, n_features: int) -> list[int]:
+    """The features a list shows first: those that stand out in this text (``acts.standout``) when the
+    SAE has reference statistics, then the strongest (``acts.top``) to fill up, without repeats."""
+    if n_features <= 0:
+        return []
+    ids = [int(i) for i, _ in acts.standout(n_features)] if callable(getattr(acts, "standout", None)) else []
+    for i, _ in acts.top(n_features):
+        if len(ids) >= n_features:
+            break
+        if int(i) not in ids:
+            ids.append(int(i))
+    return ids[:n_features]
+
+
 def pack_activations(acts: Any, *, k: int | None = None, n_features: int = DEFAULT_N_FEATURES) -> dict:
     """The data traits for ``acts`` (see ``ActivationTraits``)."""
-    buffers = acts.to_buffers(k)
+    buffers = top_k_buffers(acts, k)
     n = int(buffers["n_tokens"])
     kk = int(buffers["k"])
-    if len(buffers["top_ids"]) != n * kk * 4 or len(buffers["top_values"]) != n * kk * 4:
-        raise ValueError("FeatureActivations.to_buffers returned buffers of the wrong size")
-    ids = [int(i) for i, _ in acts.top(n_features)] if n_features > 0 else []
+    ids = listed_features(acts, n_features)
     cols = np.asarray(acts.features(ids), dtype="<f4").reshape(len(ids), n) if ids else np.zeros((0, n), "<f4")
     tokens = [str(t) for t in acts.tokens]
     if len(tokens) != n:
-        raise ValueError(f"{len(tokens)} tokens but to_buffers says n_tokens={n}")
+        raise ValueError(f"{len(tokens)} tokens but the activations have {n} rows")
     sae = getattr(acts, "sae", None)
     return {
         "tokens": tokens,
@@ -117,8 +149,9 @@ class ActivationTraits(traitlets.HasTraits):
     def _msg_column(self, content: dict, _buffers: list) -> None:
         feature = content.get("feature")
         try:
-            if isinstance(feature, bool) or not isinstance(feature, int):
+            if isinstance(feature, str):
                 raise ValueError(f"feature ids are integers; got {feature!r}")
+            feature = check_feature(feature, 1 << 62)
             if self._acts is None:
                 raise ValueError("no activations")
             data = column_bytes(self._acts, feature)

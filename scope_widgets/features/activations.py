@@ -4,6 +4,10 @@ What is kept per text: the tokens, the top-k features of every token (ids and va
 every feature over the text (BOS excluded), and the SAE's input at every token. From the inputs any
 feature's activation at every token is recomputed exactly (one column of the encoder), so a 262k-wide
 SAE never needs an ``[n_tokens, d_sae]`` matrix unless ``dense()`` is asked for.
+
+Two rankings of the text's features: ``top`` by raw activation, and ``standout`` by activation relative to
+each feature's usual strong activation (``reference``, from the SAE's dashboards), which puts the features
+about this text's content ahead of those that fire strongly on every text (commas, "is").
 """
 
 from __future__ import annotations
@@ -13,39 +17,25 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-# bytes of [chunk, d_sae] activations per encode chunk: small on the CPU (cache-friendly, same speed),
-# large on a GPU so a wide W_enc is read from memory a few times, not dozens (262k features, 2k tokens)
-ENCODE_CHUNK_BYTES = {"cpu": 64 << 20, "cuda": 512 << 20}
+from ..runtime import check_feature, check_k, check_position
+
+__all__ = ["FeatureActivations", "FeatureReference"]
 
 
-@dataclass
-class SparseEncoding:
-    """What encoding keeps: per-token top-k and the per-feature maximum over non-BOS tokens."""
+@dataclass(frozen=True)
+class FeatureReference:
+    """How a feature usually behaves, from a corpus pass: a typical strong activation and its density."""
 
-    top_ids: torch.Tensor  # [n, k] int
-    top_values: torch.Tensor  # [n, k] float
-    max_per_feature: torch.Tensor  # [d_sae] float32
+    usual_max: np.ndarray  # [d_sae] e.g. the median of its top examples' maxima (0 when never seen)
+    density: np.ndarray  # [d_sae] fraction of tokens where it fires
 
-
-def encode_sparse(sae, inputs: torch.Tensor, k: int, first_counted: int = 0) -> SparseEncoding:
-    """Encode ``inputs [n, d_in]`` in chunks; keep the top ``k`` features per token and each feature's max
-    over tokens ``first_counted..n-1`` (pass 1 to leave BOS out of the maximum)."""
-    n = inputs.shape[0]
-    k = min(k, sae.d_sae)
-    budget = ENCODE_CHUNK_BYTES.get(inputs.device.type, ENCODE_CHUNK_BYTES["cpu"])
-    step = max(1, budget // (sae.d_sae * sae.W_enc.element_size()))
-    ids, values = [], []
-    max_per_feature = torch.zeros(sae.d_sae, dtype=torch.float32, device=inputs.device)
-    with torch.no_grad():
-        for start in range(0, n, step):
-            f = sae.encode(inputs[start : start + step])  # [chunk, d_sae]
-            top = torch.topk(f, k, dim=-1)
-            ids.append(top.indices.to(torch.int32))
-            values.append(top.values.float())
-            counted = f[max(0, first_counted - start) :]
-            if counted.shape[0]:
-                max_per_feature = torch.maximum(max_per_feature, counted.amax(dim=0).float())
-    return SparseEncoding(torch.cat(ids), torch.cat(values), max_per_feature)
+    def ratio(self, max_here: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(max_here / usual_max, log(1 / density))``; features never seen in the corpus count as rare."""
+        usual = np.where(self.usual_max > 0, self.usual_max, np.inf)
+        ratio = np.where(np.isfinite(usual), max_here / usual, 0.0)
+        floor = 1.0 / 1e7
+        idf = np.log(1.0 / np.clip(self.density, floor, 1.0))
+        return ratio, idf
 
 
 @dataclass
@@ -61,7 +51,8 @@ class FeatureActivations:
     sae: object
     has_bos: bool = True
     truncated: bool = False
-    _max_per_feature: torch.Tensor | None = field(default=None, repr=False)
+    max_per_feature: torch.Tensor | None = field(default=None, repr=False)  # [d_sae], BOS excluded
+    reference: "FeatureReference | None" = field(default=None, repr=False)  # per-feature usual levels, for standout()
 
     # ------------------------------------------------------------------ basics
     @property
@@ -86,36 +77,37 @@ class FeatureActivations:
 
     # ------------------------------------------------------------------ checks
     def _check_feature(self, feature) -> int:
-        if isinstance(feature, bool) or not isinstance(feature, (int, np.integer)):
-            raise ValueError(f"feature ids are integers; got {feature!r}")
-        feature = int(feature)
-        if not 0 <= feature < self.sae.d_sae:
-            raise ValueError(f"unknown feature {feature}: this SAE has features 0 to {self.sae.d_sae - 1}")
-        return feature
+        return check_feature(feature, self.sae.d_sae)
 
     def _check_position(self, pos) -> int:
-        if isinstance(pos, bool) or not isinstance(pos, (int, np.integer)):
-            raise ValueError(f"token positions are integers; got {pos!r}")
-        pos = int(pos)
-        if pos < 0:
-            pos += self.n_tokens
-        if not 0 <= pos < self.n_tokens:
-            raise ValueError(f"position {pos} is outside the text: it has {self.n_tokens} tokens (0 to {self.n_tokens - 1})")
-        return pos
+        return check_position(pos, self.n_tokens)
 
     @staticmethod
     def _check_k(k) -> int:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        return int(k)
+        return check_k(k)
 
     # ------------------------------------------------------------------ queries
     def top(self, k: int = 10) -> list[tuple[int, float]]:
         """The ``k`` features with the highest activation anywhere in the text (BOS excluded), strongest
         first, as ``(feature_id, max_activation)``; features that never fire are left out."""
         k = min(self._check_k(k), self.sae.d_sae)
-        values, ids = torch.topk(self._max_per_feature, k)
+        values, ids = torch.topk(self.max_per_feature, k)
         return [(int(i), float(v)) for i, v in zip(ids.tolist(), values.tolist()) if v > 0]
+
+    def standout(self, k: int = 10, min_ratio: float = 0.2) -> list[tuple[int, float]]:
+        """The ``k`` features that stand out in this text, as ``(feature_id, score)``, highest first.
+
+        ``score = min(max_here / usual_max, 1.5) * log(1 / density)``: how strongly the feature fires here
+        against its usual strong activation, times how rare it is. Features firing at under ``min_ratio``
+        of their usual level are left out. Without reference statistics this is ``top(k)``.
+        """
+        k = self._check_k(k)
+        if self.reference is None:
+            return self.top(k)
+        ratio, idf = self.reference.ratio(self.max_per_feature.float().cpu().numpy())
+        score = np.where(ratio >= min_ratio, np.minimum(ratio, 1.5) * idf, 0.0)
+        ids = np.argsort(-score, kind="stable")[:k]
+        return [(int(i), float(score[i])) for i in ids if score[i] > 0]
 
     def top_at(self, pos: int, k: int = 10) -> list[tuple[int, float]]:
         """The ``k`` strongest features at one token position, as ``(feature_id, activation)``."""
@@ -149,13 +141,4 @@ class FeatureActivations:
 
     def max_activation(self, i: int) -> float:
         """The maximum of feature ``i`` over the text (BOS excluded)."""
-        return float(self._max_per_feature[self._check_feature(i)])
-
-    # ------------------------------------------------------------------ packing for the widgets
-    def to_buffers(self, k: int | None = None) -> dict:
-        """Per-token top-k as raw little-endian bytes for the front end: int32 ids and float32 values,
-        row-major ``[n_tokens, k]``: 8 bytes per (token, feature) pair, no JSON floats."""
-        k = self.k if k is None else min(self._check_k(k), self.k)
-        ids = np.ascontiguousarray(self.top_ids[:, :k], dtype="<i4")
-        values = np.ascontiguousarray(self.top_values[:, :k], dtype="<f4")
-        return {"n_tokens": self.n_tokens, "k": k, "top_ids": ids.tobytes(), "top_values": values.tobytes()}
+        return float(self.max_per_feature[self._check_feature(i)])

@@ -1,0 +1,215 @@
+"""Search: features that are *selective* for a concept, and concept directions from examples.
+
+A feature is scored by how well its maximum over a text separates texts about the concept from texts
+that are not (AUROC: the chance that a random example text beats a random counter-example; 1.0 is perfect,
+0.5 is chance), not by how strongly it fires: a comma feature fires hard everywhere and so separates
+nothing. Three ways in:
+
+- ``separating(examples, against)``: your own example texts and counter-examples;
+- ``search_word(word)``: the word read in a few neutral frames, plus a few short texts the model writes
+  about it (so features of the *topic*, not only of the word's token, are found), against a built-in
+  background (:data:`.background.BACKGROUND`); a small bonus goes to features whose decoder direction
+  promotes the word as the next token (those steer toward it);
+- ``concept_direction(examples, against)``: the difference of the mean activations, for steering.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import weakref
+from collections.abc import Sequence
+
+import torch
+
+from ..engine import hooks
+from ..engine.tokens import encode, pad_batch, pad_id
+from ..engine.unembed import logit_stats, norm_gain, unembedding
+from ..features import text_maxima
+from ..steering import Direction
+from .background import BACKGROUND
+from .records import SearchHit
+
+__all__ = ["WORD_FRAMES", "auroc", "separating", "search_word", "concept_texts", "concept_direction"]
+
+#: Neutral frames the searched word is read in.
+WORD_FRAMES = (
+    "{q}",
+    "The word is {q}.",
+    "I read about {q} yesterday.",
+    "They kept talking about {q} all evening.",
+    "Here is a short note on {q}.",
+    "Everyone seemed to know something about {q}.",
+)
+#: Openings the model continues to write a little about the word (greedy and seeded, so reproducible).
+ABOUT_PROMPTS = (
+    "An encyclopedia entry about {q}.\n\n",
+    "A short story about {q}.\n\n",
+    "Some facts about {q}:\n\n",
+    "A letter to a friend about {q}.\n\nDear Sam,\n\n",
+)
+_MAX_TOKENS = 256
+_background_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> {text: maxima}
+
+
+def auroc(pos: torch.Tensor, neg: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+    """Per-column AUROC of ``pos [n, F]`` against ``neg [m, F]`` (ties count a half), ``[F]``."""
+    out = []
+    for s in range(0, pos.shape[1], chunk):
+        p, q = pos[:, s : s + chunk], neg[:, s : s + chunk]
+        gt = (p[:, None, :] > q[None, :, :]).float().mean((0, 1))
+        eq = (p[:, None, :] == q[None, :, :]).float().mean((0, 1))
+        out.append(gt + 0.5 * eq)
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def _maxima(model, tokenizer, sae, texts: Sequence[str]) -> torch.Tensor:
+    return text_maxima(model, tokenizer, sae, list(texts), _MAX_TOKENS)
+
+
+def _background(model, tokenizer, sae, exclude: str | None = None) -> tuple[list[str], torch.Tensor]:
+    """The background's texts and maxima (computed once per SAE), without those that mention ``exclude``."""
+    cached = _background_cache.get(sae)
+    if cached is None:
+        cached = dict(zip(BACKGROUND, _maxima(model, tokenizer, sae, BACKGROUND)))
+        _background_cache[sae] = cached
+    keep = [t for t in BACKGROUND if not (exclude and _mentions(t, exclude))]
+    return keep, torch.stack([cached[t] for t in keep])
+
+
+def _mentions(text: str, word: str) -> bool:
+    stem = re.escape(word.lower().strip()[: max(3, len(word.strip()) - 1)])
+    return re.search(rf"\b{stem}", text.lower()) is not None
+
+
+def _gap(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    """How far apart the means are, relative to the feature's largest value seen here, in [-1, 1]."""
+    scale = torch.maximum(pos.amax(0), neg.amax(0)).clamp_min(1e-6)
+    return (pos.mean(0) - neg.mean(0)) / scale
+
+
+def _hits(score, activation, logits, extra: dict[str, torch.Tensor], k: int, labels) -> list[SearchHit]:
+    k = min(k, score.numel())
+    values, order = score.topk(k)
+    hits = []
+    for v, i in zip(values.tolist(), order.tolist()):
+        if v <= 0.5 + 1e-9 and float(activation[i]) <= 0.5:  # no better than chance
+            break
+        a, lg = float(activation[i]), float(logits[i])
+        why = "both" if a >= 0.9 and lg >= 0.1 else ("activation" if a >= 0.5 or lg < 0.1 else "logits")
+        hits.append(SearchHit(feature=int(i), score=float(v), label=labels.get(int(i)) if labels else None, why=why,
+                              activation_score=a, logit_score=lg, extra={k2: float(t[i]) for k2, t in extra.items()}))
+    return hits
+
+
+def separating(model, tokenizer, sae, examples: Sequence[str], against: Sequence[str] | None = None, k: int = 10,
+               labels=None) -> list[SearchHit]:
+    """Features whose max over a text separates ``examples`` from ``against`` (default: the built-in
+    background), best first. ``hit.score`` is the AUROC (plus up to 0.05 for a wider gap between the means);
+    ``hit.extra`` holds ``mean_in`` and ``mean_out``."""
+    pos = _maxima(model, tokenizer, sae, examples)
+    neg = _maxima(model, tokenizer, sae, against) if against is not None else _background(model, tokenizer, sae)[1]
+    a = auroc(pos, neg)
+    score = a + 0.05 * _gap(pos, neg)
+    return _hits(score, a, torch.zeros_like(a), {"mean_in": pos.mean(0), "mean_out": neg.mean(0)}, k, labels)
+
+
+def concept_texts(model, tokenizer, word: str, n_about: int = len(ABOUT_PROMPTS), new_tokens: int = 32) -> tuple[list[str], list[str]]:
+    """``(frames, about)``: the word in the neutral frames, and short texts the model writes about it
+    (only the written part: the prompt, which names the word, is left out)."""
+    frames = [f.format(q=word) for f in WORD_FRAMES]
+    if n_about <= 0:
+        return frames, []
+    prompts = [p.format(q=word) for p in ABOUT_PROMPTS[:n_about]]
+    device = next(model.parameters()).device
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        enc = tokenizer(prompts, return_tensors="pt", padding=True).to(device)
+        with torch.no_grad():
+            out = model.generate(**enc, do_sample=False, max_new_tokens=new_tokens, repetition_penalty=1.2,
+                                 pad_token_id=pad_id(tokenizer))
+    finally:
+        tokenizer.padding_side = side
+    about = [tokenizer.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True).strip() for row in out]
+    return frames, [t for t in about if len(t) > 10]
+
+
+def _logit_bonus(model, tokenizer, sae, word: str) -> torch.Tensor:
+    """In [0, 1]: how far each feature's logit effect on the word's first token stands above its mean
+    over the vocabulary, in units of the largest z-score a random direction reaches."""
+    ids = set()
+    for variant in (" " + word, word, " " + word.capitalize()):
+        got = tokenizer(variant, add_special_tokens=False)["input_ids"]
+        if got:
+            ids.add(int(got[0]))
+    w_u = unembedding(model)
+    ids = [i for i in ids if 0 <= i < w_u.shape[0]]
+    if not ids:
+        return torch.zeros(sae.d_sae)
+    stats = logit_stats(model, sae)
+    with torch.no_grad():  # (W_dec * g) @ W_U[ids].T, without a [d_sae, d_model] float32 copy
+        targets = w_u[ids].float() * norm_gain(model, w_u.shape[1], w_u.device)
+        eff = (sae.W_dec.detach() @ targets.to(device=sae.W_dec.device, dtype=sae.W_dec.dtype).T).float().cpu()
+    z = ((eff - stats["mean"][:, None]) / stats["std"].clamp_min(1e-12)[:, None]).amax(1)
+    z = z / math.sqrt(2 * math.log(max(3, w_u.shape[0])))
+    return ((z - 1.0) / 1.5).clamp(0, 1)
+
+
+def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = True, labels=None) -> list[SearchHit]:
+    """Features selective for ``word``: AUROC of the word in neutral frames (and, with ``generate``, of
+    texts the model writes about it) against the background, plus 0.1 x a logit bonus for features that
+    promote the word. ``hit.extra`` has ``auroc_word``, ``auroc_about`` and ``mean_in``/``mean_out``."""
+    frames, about = concept_texts(model, tokenizer, word, len(ABOUT_PROMPTS) if generate else 0)
+    _, neg = _background(model, tokenizer, sae, exclude=word)
+    pos_w = _maxima(model, tokenizer, sae, frames)
+    a_word = auroc(pos_w, neg)
+    if about:
+        pos_a = _maxima(model, tokenizer, sae, about)
+        a_about = auroc(pos_a, neg)
+        pos = torch.cat([pos_w, pos_a])
+        a = 0.5 * (a_word + a_about)
+    else:
+        a_about, pos, a = torch.full_like(a_word, float("nan")), pos_w, a_word
+    bonus = _logit_bonus(model, tokenizer, sae, word)
+    score = a + 0.05 * _gap(pos, neg) + 0.1 * bonus
+    return _hits(score, a, bonus, {"auroc_word": a_word, "auroc_about": a_about, "mean_in": pos.mean(0),
+                                   "mean_out": neg.mean(0)}, k, labels)
+
+
+def _token_means(model, tokenizer, hook_point: str, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean activation at ``hook_point`` over the texts' non-BOS tokens, and the median token norm."""
+    device = next(model.parameters()).device
+    total, count, norms = None, 0, []
+    bos = getattr(tokenizer, "bos_token_id", None)
+    for start in range(0, len(texts), 16):
+        rows = [encode(tokenizer, t, _MAX_TOKENS)[0] for t in texts[start : start + 16]]
+        ids, mask = pad_batch(rows, pad_id(tokenizer))
+        keep = mask.bool().clone()
+        if bos is not None:
+            keep[:, 0] &= ids[:, 0] != bos
+        x = hooks.capture_activations(model, [hook_point], ids.to(device), mask.to(device))[hook_point]
+        x = x[keep.to(x.device)].float()
+        total = x.sum(0) if total is None else total + x.sum(0)
+        count += x.shape[0]
+        norms.append(x.norm(dim=-1).cpu())
+    return total / max(1, count), torch.cat(norms).median()
+
+
+def concept_direction(model, tokenizer, sae, examples: Sequence[str], against: Sequence[str] | None = None,
+                      name: str | None = None) -> Direction:
+    """The difference of mean activations (examples minus ``against``, default the background) at the
+    SAE's output hook point, as a unit :class:`Direction`; its ``scale`` is the median token norm there,
+    so a coefficient of ``0.1 * scale`` is a tenth of a typical activation."""
+    examples = [t for t in examples if isinstance(t, str) and t.strip()]
+    if not examples:
+        raise ValueError("concept_direction needs at least one non-empty example text")
+    against = list(against) if against is not None else list(BACKGROUND)
+    hook = sae.hook_point_out
+    mu_in, _ = _token_means(model, tokenizer, hook, examples)
+    mu_out, median_norm = _token_means(model, tokenizer, hook, against)
+    diff = mu_in - mu_out
+    norm = float(diff.norm())
+    if not math.isfinite(norm) or norm == 0:
+        raise ValueError("the examples and counter-examples have the same mean activation: give texts that differ")
+    return Direction(name or f"direction({examples[0][:20]!r}...)", (diff / norm).detach().cpu(), hook, float(median_norm))

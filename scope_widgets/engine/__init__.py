@@ -1,0 +1,1 @@
+"""The engine: loading models, hook points and hooks, tokens and batches, the unembedding."""

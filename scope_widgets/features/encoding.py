@@ -1,0 +1,47 @@
+"""Sparse encoding: an SAE applied to many tokens in chunks, keeping only the top-k per token.
+
+A 262k-wide SAE never materialises ``[n_tokens, d_sae]``: each chunk is encoded, its top-k kept, and the
+per-feature maximum over the counted tokens (BOS left out) accumulated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["SparseEncoding", "encode_sparse", "ENCODE_CHUNK_BYTES"]
+
+# bytes of [chunk, d_sae] activations per encode chunk: small on the CPU (cache-friendly, same speed),
+# large on a GPU so a wide W_enc is read from memory a few times, not dozens (262k features, 2k tokens)
+ENCODE_CHUNK_BYTES = {"cpu": 64 << 20, "cuda": 512 << 20}
+
+
+@dataclass
+class SparseEncoding:
+    """What encoding keeps: per-token top-k and the per-feature maximum over non-BOS tokens."""
+
+    top_ids: torch.Tensor  # [n, k] int
+    top_values: torch.Tensor  # [n, k] float
+    max_per_feature: torch.Tensor  # [d_sae] float32
+
+
+def encode_sparse(sae, inputs: torch.Tensor, k: int, first_counted: int = 0) -> SparseEncoding:
+    """Encode ``inputs [n, d_in]`` in chunks; keep the top ``k`` features per token and each feature's max
+    over tokens ``first_counted..n-1`` (pass 1 to leave BOS out of the maximum)."""
+    n = inputs.shape[0]
+    k = min(k, sae.d_sae)
+    budget = ENCODE_CHUNK_BYTES.get(inputs.device.type, ENCODE_CHUNK_BYTES["cpu"])
+    step = max(1, budget // (sae.d_sae * sae.W_enc.element_size()))
+    ids, values = [], []
+    max_per_feature = torch.zeros(sae.d_sae, dtype=torch.float32, device=inputs.device)
+    with torch.no_grad():
+        for start in range(0, n, step):
+            f = sae.encode(inputs[start : start + step])  # [chunk, d_sae]
+            top = torch.topk(f, k, dim=-1)
+            ids.append(top.indices.to(torch.int32))
+            values.append(top.values.float())
+            counted = f[max(0, first_counted - start) :]
+            if counted.shape[0]:
+                max_per_feature = torch.maximum(max_per_feature, counted.amax(dim=0).float())
+    return SparseEncoding(torch.cat(ids), torch.cat(values), max_per_feature)

@@ -1,0 +1,70 @@
+"""Extraction: texts -> one batched forward pass that stops at the deepest hooked layer -> sparse features.
+
+Takes a model, its tokenizer and SAEs (never a Scope), so analysis code can read features too.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ..engine import hooks
+from ..engine.tokens import encode, pad_batch, pad_id, token_strings
+from .activations import FeatureActivations, FeatureReference
+from .encoding import encode_sparse
+
+__all__ = ["extract", "text_maxima"]
+
+
+def extract(
+    model, tokenizer, saes: Sequence, texts: Sequence[str], k: int, max_tokens: int,
+    references: dict[str, FeatureReference] | None = None,
+) -> list[dict[str, FeatureActivations]]:
+    """For each text, ``{sae name: FeatureActivations}`` from one forward pass over the whole batch.
+
+    Texts longer than ``max_tokens`` are cut with a warning (``acts.truncated``). Right padding keeps
+    every real token's position, so a batch gives each text exactly what it gets alone.
+    """
+    encoded = [encode(tokenizer, t, max_tokens, warn=True) for t in texts]
+    lengths = [len(ids) for ids, _ in encoded]
+    input_ids, mask = pad_batch([ids for ids, _ in encoded], pad_id(tokenizer))
+    device = next(model.parameters()).device
+    captured = hooks.capture_activations(model, [s.hook_point_in for s in saes], input_ids.to(device), mask.to(device))
+    bos = getattr(tokenizer, "bos_token_id", None)
+    results = []
+    for row, (text, (ids, truncated)) in enumerate(zip(texts, encoded)):
+        tokens = token_strings(tokenizer, ids)
+        has_bos = bos is not None and ids[0] == bos
+        per_sae = {}
+        for s in saes:
+            x = captured[s.hook_point_in][row, : lengths[row]].to(s.W_enc.device)  # [n, d_in]
+            sparse = encode_sparse(s, x, k, first_counted=1 if has_bos and len(ids) > 1 else 0)
+            per_sae[s.name] = FeatureActivations(
+                text=text,
+                tokens=tokens,
+                token_ids=np.asarray(ids, dtype=np.int64),
+                top_ids=sparse.top_ids.cpu().numpy(),
+                top_values=sparse.top_values.cpu().numpy(),
+                inputs=x.clone(),
+                sae=s,
+                has_bos=has_bos,
+                truncated=truncated,
+                max_per_feature=sparse.max_per_feature,
+                reference=(references or {}).get(s.name),
+            )
+        results.append(per_sae)
+    return results
+
+
+def text_maxima(model, tokenizer, sae, texts: Sequence[str], max_tokens: int, batch_size: int = 16) -> torch.Tensor:
+    """``[len(texts), d_sae]``: each feature's maximum over each text's tokens (BOS excluded), float32 CPU.
+
+    What search and concept scores compare: one number per (text, feature).
+    """
+    out = []
+    for start in range(0, len(texts), batch_size):
+        chunk = list(texts[start : start + batch_size])
+        for per_sae in extract(model, tokenizer, [sae], chunk, 1, max_tokens):
+            out.append(per_sae[sae.name].max_per_feature.float().cpu())
+    return torch.stack(out) if out else torch.zeros(0, sae.d_sae)
