@@ -271,6 +271,19 @@ class Scope:
         negs = None if against is None else [check_text(t, f"counter-example {i}") for i, t in enumerate(_as_list(against, "against"))]
         return concept_direction(self.model, self.tokenizer, target, examples, negs, name=name)
 
+    def steering_scale(self, feature: int | None = None, sae=None) -> float:
+        """A typical size for a steering coefficient: the feature's usual maximum activation, but at least a
+        tenth of a typical activation's norm at the hook point (the steering panel's sliders span about
+        three times this). ``feature=None`` gives that tenth alone, the scale for concept directions."""
+        from .analysis.search import typical_norm
+
+        target = self.resolve_saes(sae)[0]
+        floor = 0.1 * typical_norm(self.model, self.tokenizer, target)
+        if feature is None:
+            return floor
+        data = self.dashboard(feature, sae=target)
+        return max(float(data.max_activation or 0.0), floor)
+
     def label(self, feature: int, sae=None) -> str | None:
         """A feature's label: the user's own if set, else the automatic one (or None)."""
         from .analysis import feature_labels

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .lexicon import STOPWORDS, simple_lemma
+
 __all__ = ["TokenStrings", "show_token", "LABEL_LOGIT_Z", "strong_logits", "auto_label"]
 
 
@@ -58,13 +60,24 @@ def strong_logits(values: np.ndarray, mean: np.ndarray, std: np.ndarray, vocab: 
     return z / scale >= LABEL_LOGIT_Z
 
 
-def auto_label(examples: Sequence[tuple[str, str | None, float]], promoted: Sequence[str] = (), max_parts: int = 3) -> str | None:
-    """A short automatic label from a feature's top examples and promoted tokens.
+def _key(word: str, lex) -> str:
+    """Inflections and capitalisation merged: "Dogs", "dog" and "dogs" share a key."""
+    if lex is not None and word.isalpha():
+        return lex.lemma(word.lower())
+    return simple_lemma(word)
 
-    ``examples`` are ``(max_token, previous_token, activation)``; ``promoted`` the tokens its decoder
-    direction promotes most. The label lists the tokens it fires on most often (weighted by activation,
-    case folded), ``"after X"`` when what repeats is the token before, and ``"→ Y"`` for what it
-    promotes: ``"Paris / France / French"``, ``"after ( → )"``. None for a feature with no examples.
+
+def auto_label(examples: Sequence[tuple[str, str | None, float]], promoted: Sequence[str] = (), max_parts: int = 3,
+               contexts: Sequence[Sequence[str]] | None = None, lex=None) -> str | None:
+    """A short automatic label from a feature's top examples, their context and its promoted tokens.
+
+    ``examples`` are ``(max_token, previous_token, activation)``; ``contexts`` (optional) each example's
+    window of token strings; ``promoted`` the tokens its decoder direction promotes most; ``lex`` an
+    optional :class:`~.lexicon.Lexicon`. The label lists the words it fires on most often (weighted by
+    activation; inflections and capitalisation merged), prefixed by what they share when the lexicon
+    knows (``"edible fruit: apple / banana / pear"``), ``"after X"`` when what repeats is the token before,
+    ``"(text about Y)"`` when the firing tokens vary but a content word recurs around them, and
+    ``"→ Z"`` for what it promotes: ``"Paris / France → French"``. None for a feature with no examples.
     """
     if not examples:
         return None
@@ -72,36 +85,65 @@ def auto_label(examples: Sequence[tuple[str, str | None, float]], promoted: Sequ
     need = 2 if n >= 4 else 1
     words: Counter = Counter()
     count: Counter = Counter()
-    shown: dict[str, str] = {}
+    surface: dict[str, Counter] = {}
     prev: Counter = Counter()
+    prev_shown: dict[str, str] = {}
     for tok, before, value in examples:
         w = show_token(tok)
         if w:
-            key = w.lower()
+            key = _key(w, lex)
             words[key] += float(value)
             count[key] += 1
-            shown.setdefault(key, w)
+            surface.setdefault(key, Counter())[w] += 1
         p = show_token(before) if before is not None else None
         if p:
             prev[p.lower()] += 1
-            shown.setdefault("prev:" + p.lower(), p)
-    parts = [shown[k] for k, _ in words.most_common() if count[k] >= need][:max_parts]
-    if len(parts) < 2 and prev:
-        key, c = prev.most_common(1)[0]
-        if c >= max(2, math.ceil(0.4 * n)):
-            parts.append(f"after {shown['prev:' + key]}")
-    if not parts and words:  # nothing repeats: the strongest example's token
-        parts = [shown[words.most_common(1)[0][0]]]
+            prev_shown.setdefault(p.lower(), p)
+
+    def shown(key: str) -> str:  # the base form when it occurs, else the most frequent surface form
+        forms = surface[key]
+        base = [f for f in forms if f.lower() == key]
+        return max(base, key=lambda f: (forms[f], f.islower())) if base else forms.most_common(1)[0][0]
+
+    head = ""
+    if lex is not None:
+        alpha = {k: float(count[k]) for k in count if k.isalpha() and len(k) > 2}
+        hyper = lex.shared_hypernym(alpha) if alpha else None
+        if hyper:
+            head = f"{hyper}: "
+    if head:  # the shared meaning names the feature; list its commonest words, whatever their count
+        keys = [k for k, _ in words.most_common() if k.isalpha() and len(k) > 2][:max_parts]
+        parts = [shown(k) for k in keys]
+    else:
+        keys = [k for k, _ in words.most_common() if count[k] >= need][:max_parts]
+        parts = [shown(k) for k in keys]
+        if len(parts) < 2 and prev:
+            key, c = prev.most_common(1)[0]
+            if c >= max(2, math.ceil(0.4 * n)):
+                parts.append(f"after {prev_shown[key]}")
+        if not parts and words:  # nothing repeats: the strongest example's token
+            parts = [shown(words.most_common(1)[0][0])]
+    about = ""
+    top_share = count[keys[0]] / n if keys else 0.0
+    if contexts and top_share < 0.4 and not head:
+        seen: Counter = Counter()
+        for window in contexts:
+            present = {_key(w, lex) for t in window if (w := show_token(t)) and w.isalpha() and len(w) > 2}
+            seen.update(k for k in present if k not in STOPWORDS)
+        if seen:
+            word, c = seen.most_common(1)[0]
+            if c >= max(3, math.ceil(0.5 * len(contexts))) and word not in {_key(p, lex) for p in parts}:
+                about = f" (text about {word})"
     promo = []
-    seen = {p.lower() for p in parts}
+    taken = {_key(p, lex) for p in parts}
     for t in promoted:
         w = show_token(t)
-        if w and w.lower() not in seen and w not in ("\\n", "␣"):
+        if w and _key(w, lex) not in taken and w not in ("\\n", "␣"):
             promo.append(w)
-            seen.add(w.lower())
+            taken.add(_key(w, lex))
         if len(promo) == 2:
             break
-    label = " / ".join(parts)
+    label = head + " / ".join(parts) + about
     if promo:
         label = f"{label} → {', '.join(promo)}" if label else f"→ {', '.join(promo)}"
-    return label[:60] or None
+    return label[:70] or None

@@ -20,6 +20,7 @@ import torch
 from ..engine.tokens import token_strings
 from ..runtime import atomic_write_json, check_feature
 from .auto_labels import TokenStrings, auto_label, show_token, strong_logits
+from .lexicon import lexicon
 from .records import FeatureDashboardData
 from .stats import HIST_EDGES
 
@@ -219,6 +220,7 @@ class Dashboards:
         tok = tokenizer or self.tokenizer
         labels: list[str | None] = []
         strings = TokenStrings(tok)
+        lex = lexicon()  # WordNet when installed: merges inflections, names what the words share
         a = self.arrays
         strong = None
         if "logit_top_ids" in a and "logit_mean" in a:
@@ -231,6 +233,8 @@ class Dashboards:
                   strings(ex["token_ids"][ex["max_pos"] - 1]) if ex["max_pos"] > 0 else None, ex["value"])
                  for ex in examples],
                 promoted,
+                contexts=[[strings(t) for t in ex["token_ids"]] for ex in examples],
+                lex=lex,
             ))
         self.auto_labels = labels
         return labels

@@ -30,7 +30,7 @@ from ..steering import Direction
 from .background import BACKGROUND
 from .records import SearchHit
 
-__all__ = ["WORD_FRAMES", "auroc", "separating", "search_word", "concept_texts", "concept_direction"]
+__all__ = ["WORD_FRAMES", "auroc", "separating", "search_word", "concept_texts", "concept_direction", "typical_norm"]
 
 #: Neutral frames the searched word is read in.
 WORD_FRAMES = (
@@ -50,6 +50,7 @@ ABOUT_PROMPTS = (
 )
 _MAX_TOKENS = 256
 _background_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> {text: maxima}
+_norm_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> median token norm
 
 
 def auroc(pos: torch.Tensor, neg: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
@@ -213,3 +214,12 @@ def concept_direction(model, tokenizer, sae, examples: Sequence[str], against: S
     if not math.isfinite(norm) or norm == 0:
         raise ValueError("the examples and counter-examples have the same mean activation: give texts that differ")
     return Direction(name or f"direction({examples[0][:20]!r}...)", (diff / norm).detach().cpu(), hook, float(median_norm))
+
+
+def typical_norm(model, tokenizer, sae) -> float:
+    """The median norm of a (non-BOS) token's activation where the SAE writes, over the background
+    sentences (computed once per SAE): the yardstick for steering coefficients."""
+    if sae not in _norm_cache:
+        _, median = _token_means(model, tokenizer, sae.hook_point_out, list(BACKGROUND))
+        _norm_cache[sae] = float(median)
+    return _norm_cache[sae]

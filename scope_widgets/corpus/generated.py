@@ -29,7 +29,7 @@ def generated_cache_path(name: str = "model_generated_v2") -> Path:
 def _read_cache(cache: Path | None) -> dict[str, str]:
     done: dict[str, str] = {}
     if cache and cache.exists():
-        for line in cache.read_text(encoding="utf-8").splitlines():
+        for line in cache.read_text(encoding="utf-8").split("\n"):  # not splitlines: texts hold U+2028
             if line.strip():
                 rec = json.loads(line)
                 done[rec["key"]] = rec["text"]

@@ -127,16 +127,23 @@ def _warm_quietly(scope: Any) -> None:
 
 
 def fill_feature_max(widget: Any, scope: Any, ids: list[int]) -> threading.Thread | None:
-    """Fill ``widget.feature_max`` (slider ranges) for ``ids`` from their dashboards, in a background thread."""
+    """Fill ``widget.feature_max`` (slider ranges: ``scope.steering_scale``) for ``ids``, in a background thread."""
     missing = [int(f) for f in ids if str(int(f)) not in widget.feature_max]
     if not missing or not callable(getattr(scope, "dashboard", None)):
         return None
 
+    scale = getattr(scope, "steering_scale", None)
+
     def work() -> None:
         found = {}
         for f in missing:
-            state, _ = dashboard_state(scope, f)
-            mx = state.get("max_activation")
+            if callable(scale):  # the feature's max, but at least a tenth of a typical activation's norm
+                try:
+                    mx = float(scale(f))
+                except Exception:  # the slider falls back to its own default range
+                    mx = None
+            else:
+                mx = dashboard_state(scope, f)[0].get("max_activation")
             if mx and mx > 0:
                 found[str(f)] = mx
         if found:

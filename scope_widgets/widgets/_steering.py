@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import random
 import threading
 import time
@@ -25,6 +26,23 @@ log = logging.getLogger("scope_widgets.widgets")
 _ORDER = {"status": 1, "generating": 2, "status_kind": 3}
 PUSH_INTERVAL = 0.03  # seconds between trait updates while streaming (about 30 per second)
 METHODS = ("add", "clamp", "ablate")
+
+
+def nice_ceil(x: float) -> float:
+    """Round up to 1, 2, 2.5 or 5 times a power of ten (``niceCeil`` in js/steering.ts: the same table)."""
+    if not x > 0:
+        return 1.0
+    p = 10.0 ** math.floor(math.log10(x))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * p >= x * (1 - 1e-9):
+            return m * p
+    return 10 * p
+
+
+def slider_limit(scope: Any, feature: int | None) -> float:
+    """The steering slider's default bound for a feature (or, with None, a concept direction):
+    ``nice_ceil(3 * scope.steering_scale(feature))``, as ``sliderRange`` in js/steering.ts computes it."""
+    return nice_ceil(3 * float(scope.steering_scale(feature)))
 
 
 def effective_steer(coefficients: dict, method: str) -> dict[int, float]:

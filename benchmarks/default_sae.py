@@ -1,0 +1,270 @@
+"""The default SAE measured as a class would meet it: reading everyday prose and code, finding concepts,
+steering toward them. Everything here is held-out text the SAE never saw.
+
+    python -m benchmarks.default_sae                    # the embedded default, ~15 min on 2 cores
+    python -m benchmarks.default_sae --quick            # fewer concepts and coefficients
+    python -m benchmarks.default_sae --json out.json
+
+Measured (BOS excluded everywhere):
+
+1. **Reading**: fraction of loss recovered (the reconstruction spliced in at every non-BOS position vs the
+   mean activation of the same texts), L0 and FVE on (a) ``data/eval/everyday_prose.json``, hand-written
+   news, recipes, dialogue, letters, stories, reviews, poems, unlike the training corpus; (b) held-out
+   code (the corpus's held-out ``python_source`` documents); (c) the corpus's held-out split.
+2. **Concepts** (``data/eval/concepts.json``, 27 concepts x 10 sentences, most without the concept's word,
+   against 48 neutral sentences and the other concepts' sentences; a feature's score on a sentence is its
+   max over the sentence's tokens): the best single feature's AUROC per concept, and whether
+   ``scope.search(word)``'s top 5 holds a feature with AUROC >= 0.90.
+3. **Steering**: for each concept, the top feature of ``scope.search(word)`` is added (method ``add``) at
+   coefficients the steering panel's slider offers by default (fractions of its range), and, for
+   comparison, the difference-of-means direction of the same texts, at the same layer and the same
+   coefficients; greedy, 25 new tokens, after each of 3 neutral prompts. Success for a concept: at one
+   coefficient, at least 2 of the 3 continuations mention it (its ``mention`` pattern) in fluent,
+   non-looping text (mean token NLL under the unsteered model <= ``FLUENT_NLL``, at most 35% repeated
+   word 3-grams). Positions ``all``, ``prompt`` and ``generated`` are compared.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+DATA = Path(__file__).resolve().parents[1] / "scope_widgets" / "data" / "eval"
+FLUENT_NLL = 5.0  # nats per token under the unsteered model
+MAX_REPEAT = 0.35
+FRACTIONS = (0.25, 0.5, 0.75, 1.0)  # of the slider's default range
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------ reading
+def reading(scope, texts: list[str], name: str, n_positions: int = 1500) -> dict:
+    from scope_widgets.training.activations import make_windows
+    from scope_widgets.training.evaluate import activation_metrics, loss_recovered
+    from scope_widgets.engine import hooks
+    from scope_widgets.engine.tokens import pad_batch, pad_id
+
+    sae, tok, model = scope.sae, scope.tokenizer, scope.model
+    windows = make_windows(tok, texts, 256, max_windows_per_doc=8)
+    xs = []
+    for i in range(0, len(windows), 8):
+        ids, mask = pad_batch(windows[i : i + 8], pad_id(tok))
+        x = hooks.capture_activations(model, [sae.hook_point_in], ids, mask)[sae.hook_point_in]
+        keep = mask.bool().clone()
+        keep[:, 0] = False
+        xs.append(x[keep].float())
+    x = torch.cat(xs)
+    params = {k: v.detach().float() for k, v in sae.named_parameters() if v is not None}
+    std = x.std(0).clamp_min(1e-6)
+    m = activation_metrics(params, [x], std)
+    m.update(loss_recovered(model, params, windows, sae.hook_point_in, x.mean(0), n_positions, progress=False))
+    m["name"], m["windows"] = name, len(windows)
+    log(f"  reading {name}: loss recovered {m['loss_recovered']:.3f}, L0 {m['l0']:.1f}, {m['eval_tokens']} tokens")
+    return m
+
+
+# ------------------------------------------------------------------------------------------ concepts
+def concept_scores(scope, suite: dict) -> tuple[dict, dict]:
+    """``(best, per_concept_auroc)``: per concept the best feature and AUROC; AUROC of every feature."""
+    from scope_widgets.analysis.search import auroc
+    from scope_widgets.features import text_maxima
+
+    sae = scope.sae
+    names = [c["name"] for c in suite["concepts"]]
+    sents = {c["name"]: c["sentences"] for c in suite["concepts"]}
+    all_texts = [s for n in names for s in sents[n]] + suite["neutral"]
+    maxima = text_maxima(scope.model, scope.tokenizer, sae, all_texts, 256)
+    owner = [n for n in names for _ in sents[n]] + [None] * len(suite["neutral"])
+    best, per = {}, {}
+    for n in names:
+        pos = maxima[[i for i, o in enumerate(owner) if o == n]]
+        neg = maxima[[i for i, o in enumerate(owner) if o != n]]
+        a = auroc(pos, neg)
+        per[n] = a
+        v, i = a.max(0)
+        best[n] = (int(i), float(v))
+    return best, per
+
+
+# ------------------------------------------------------------------------------------------ steering
+def _steered_continuations(scope, prompts: list[str], vectors: torch.Tensor, positions: str, new_tokens: int = 25) -> list[str]:
+    """Greedy continuations, one per row: row r adds ``vectors[r]`` at the SAE's hook point."""
+    from scope_widgets.engine.hooks import edit_activations
+
+    model, tok = scope.model, scope.tokenizer
+    side = tok.padding_side
+    tok.padding_side = "left"
+    try:
+        enc = tok(prompts, return_tensors="pt", padding=True)
+    finally:
+        tok.padding_side = side
+    mask = enc["attention_mask"].bool()
+    first = mask.float().argmax(1)  # BOS position per row (left padding)
+    T0 = mask.shape[1]
+    vec = vectors.to(dtype=next(model.parameters()).dtype)
+
+    def edit(h):
+        if h.shape[1] > 1:  # the prompt pass
+            t = torch.arange(h.shape[1])
+            keep = mask[:, : h.shape[1]] & (t[None, :] != first[:, None])
+            if positions == "generated":
+                keep &= t[None, :] == T0 - 1
+            return h + keep[..., None].to(h.dtype) * vec[:, None, :]
+        if positions == "prompt":
+            return h
+        return h + vec[:, None, :]
+
+    with edit_activations(model, scope.sae.hook_point_out, edit), torch.no_grad():
+        out = model.generate(**enc, do_sample=False, max_new_tokens=new_tokens, pad_token_id=tok.pad_token_id)
+    return [tok.decode(r[T0:], skip_special_tokens=True) for r in out]
+
+
+def _nll(scope, prompt: str, continuation: str) -> float:
+    """Mean token NLL of the continuation under the unsteered model, given the prompt."""
+    tok, model = scope.tokenizer, scope.model
+    p = tok(prompt, add_special_tokens=True)["input_ids"]
+    c = tok(continuation, add_special_tokens=False)["input_ids"]
+    if not c:
+        return float("inf")
+    ids = torch.tensor([p + c])
+    with torch.no_grad():
+        logits = model(ids).logits[0, len(p) - 1 : -1].float()
+    return float(torch.nn.functional.cross_entropy(logits, torch.tensor(c)))
+
+
+def _repeat_fraction(text: str) -> float:
+    words = re.findall(r"\w+", text.lower())
+    grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
+    return 0.0 if not grams else 1 - len(set(grams)) / len(grams)
+
+
+def judge(scope, prompt: str, text: str, pattern: str) -> dict:
+    nll = _nll(scope, prompt, text)
+    rep = _repeat_fraction(text)
+    mention = re.search(pattern, text, re.IGNORECASE) is not None
+    fluent = nll <= FLUENT_NLL and rep <= MAX_REPEAT and len(re.findall(r"\w+", text)) >= 8
+    return {"text": text, "nll": round(nll, 2), "repeat": round(rep, 2), "mention": mention, "fluent": fluent,
+            "ok": mention and fluent}
+
+
+def steer_concept(scope, concept: dict, prompts: list[str], feature: int, direction, positions: str, fractions) -> dict:
+    """Feature and direction steering of one concept at the slider's coefficients; the best of each."""
+    from scope_widgets.widgets._steering import slider_limit
+
+    sae = scope.sae
+    limit_f = slider_limit(scope, feature)
+    limit_d = slider_limit(scope, None)
+    out = {}
+    for kind, unit, limit in (("feature", sae.W_dec[feature].detach().float(), limit_f), ("direction", direction.vector.float(), limit_d)):
+        coefs = [f * limit for f in fractions]
+        rows = [(c, p) for c in coefs for p in prompts]
+        vectors = torch.stack([c * unit for c, _ in rows])
+        texts = _steered_continuations(scope, [p for _, p in rows], vectors, positions)
+        results = [dict(coefficient=round(c, 2), prompt=p, **judge(scope, p, t, concept["mention"])) for (c, p), t in zip(rows, texts)]
+        by_coef = {}
+        for r in results:
+            by_coef.setdefault(r["coefficient"], []).append(r)
+        good = [c for c, rs in by_coef.items() if sum(r["ok"] for r in rs) >= 2]
+        out[kind] = {"success": bool(good), "coefficient": good[0] if good else None, "limit": round(limit, 2),
+                     "results": results}
+    return out
+
+
+# ------------------------------------------------------------------------------------------ main
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.default_sae", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--positions", default="all,prompt,generated")
+    ap.add_argument("--skip-reading", action="store_true")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import scope_widgets as sw
+    from scope_widgets.corpus import build_corpus
+
+    t0 = time.time()
+    scope = sw.Scope.load(device="cpu")
+    suite = json.loads((DATA / "concepts.json").read_text())
+    prose = [d["text"] for d in json.loads((DATA / "everyday_prose.json").read_text())["documents"]]
+    prompts = json.loads((DATA / "steering_prompts.json").read_text())["prompts"][:3]
+    report: dict = {"sae": scope.sae.name, "hook_point": scope.sae.hook_point_in, "d_sae": scope.sae.d_sae}
+
+    if not args.skip_reading:
+        log("reading ...")
+        corpus = build_corpus()
+        code = [d.text for d in corpus.heldout if d.source == "python_source"]
+        held = [d.text for d in corpus.heldout if d.source != "python_source"]
+        report["reading"] = [reading(scope, prose, "everyday prose (hand-written, held out)"),
+                             reading(scope, code, "code (held-out python_source)"),
+                             reading(scope, held[:: max(1, len(held) // 60)], "corpus held-out split")]
+
+    log("concepts ...")
+    best, per = concept_scores(scope, suite)
+    concepts = suite["concepts"][:8] if args.quick else suite["concepts"]
+    rows = []
+    for c in concepts:
+        hits = scope.search(c["word"], k=5)
+        top5 = [(h.feature, float(per[c["name"]][h.feature])) for h in hits]
+        rows.append({"concept": c["name"], "word": c["word"], "best_feature": best[c["name"]][0],
+                     "best_auroc": round(best[c["name"]][1], 3), "search_top5": [(f, round(a, 3)) for f, a in top5],
+                     "search_best_auroc": round(max((a for _, a in top5), default=0.0), 3),
+                     "search_top1_label": hits[0].label if hits else None})
+        log(f"  {c['name']}: best AUROC {rows[-1]['best_auroc']}, search top-5 best {rows[-1]['search_best_auroc']}")
+    report["concepts"] = rows
+    report["concept_summary"] = {
+        "n": len(rows),
+        "best_auroc_ge_0.95": sum(r["best_auroc"] >= 0.95 for r in rows) / len(rows),
+        "search_top5_ge_0.90": sum(r["search_best_auroc"] >= 0.90 for r in rows) / len(rows),
+    }
+
+    log("steering ...")
+    fractions = FRACTIONS[1::2] if args.quick else FRACTIONS
+    steering = {}
+    for positions in args.positions.split(","):
+        per_concept = []
+        for c, r in zip(concepts, rows):
+            feature = r["search_top5"][0][0]
+            direction = scope.direction(c["word"])
+            res = steer_concept(scope, c, prompts, feature, direction, positions, fractions)
+            per_concept.append({"concept": c["name"], "feature": feature, **res})
+            log(f"  [{positions}] {c['name']}: feature {res['feature']['success']} @ {res['feature']['coefficient']}, "
+                f"direction {res['direction']['success']} @ {res['direction']['coefficient']}")
+        steering[positions] = {
+            "feature_successes": sum(p["feature"]["success"] for p in per_concept),
+            "direction_successes": sum(p["direction"]["success"] for p in per_concept),
+            "n": len(per_concept), "per_concept": per_concept,
+        }
+    report["steering"] = steering
+    report["seconds"] = round(time.time() - t0, 1)
+    text = json.dumps(report, indent=1, default=float)
+    if args.json:
+        Path(args.json).write_text(text)
+    print(summary(report))
+    return report
+
+
+def summary(report: dict) -> str:
+    lines = [f"# {report['sae']} at {report['hook_point']}"]
+    for m in report.get("reading", []):
+        lines.append(f"reading | {m['name']} | loss recovered {m['loss_recovered']:.3f} | L0 {m['l0']:.1f} | "
+                     f"FVE {m['fve_raw']:.3f} | {m['eval_tokens']} tokens")
+    s = report["concept_summary"]
+    lines.append(f"concepts | {s['n']} | best feature AUROC >= 0.95: {s['best_auroc_ge_0.95']:.0%} | "
+                 f"search top-5 AUROC >= 0.90: {s['search_top5_ge_0.90']:.0%}")
+    for pos, st in report["steering"].items():
+        lines.append(f"steering ({pos}) | features {st['feature_successes']}/{st['n']} | directions {st['direction_successes']}/{st['n']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Selective search, concept directions, steering positions and the 'stands out' ranking, on tiny models."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from scope_widgets import SAE, Scope
+from scope_widgets.analysis.search import auroc, concept_direction, separating
+from scope_widgets.features import FeatureReference
+from scope_widgets.steering import Direction, validate
+from tiny_models import hook_count, tiny_gemma
+
+
+def make_scope(d_sae: int = 48, layer: int = 1, seed: int = 0) -> Scope:
+    model, tok = tiny_gemma()
+    sae = SAE.random(model.config.hidden_size, d_sae, layer=layer, seed=seed, threshold=0.3)
+    return Scope(model, tok, sae)
+
+
+def logits(scope, text="Hello there"):
+    ids = scope.tokenizer(text, return_tensors="pt").input_ids
+    with torch.no_grad():
+        return scope.model(input_ids=ids).logits
+
+
+def test_auroc_is_the_chance_a_positive_beats_a_negative():
+    pos = torch.tensor([[3.0, 1.0, 0.0], [4.0, 0.0, 0.0]])
+    neg = torch.tensor([[1.0, 1.0, 0.0], [2.0, 5.0, 0.0], [0.0, 0.0, 0.0]])
+    got = auroc(pos, neg)
+    assert got[0] == 1.0  # every positive beats every negative
+    assert got[2] == 0.5  # all ties: chance
+    # column 1: pairs (1>1? tie, 1>5 no, 1>0 yes) (0: tie with 0, loses to 1 and 5) -> (0.5 + 1 + 0.5) / 6
+    assert got[1] == pytest.approx((0.5 + 0 + 1 + 0 + 0 + 0.5) / 6)
+
+
+def planted(scope, j: int, char: str = "Q"):
+    """Feature j fires exactly on the character `char` (the char tokenizer has one token per character)."""
+    tok, sae, model = scope.tokenizer, scope.sae, scope.model
+    tid = tok.convert_tokens_to_ids(char)
+    with torch.no_grad():
+        model.model.embed_tokens.weight[tid] *= 40.0
+    texts = ["Quiet Queens quote quickly.", "A plain sentence here.", "Nothing of note at all.", "Qatar and Quebec."]
+    on, off = [], []
+    for t in texts:
+        a = scope.features(t)
+        ids = torch.from_numpy(a.token_ids[1:])
+        on.append(a.inputs[1:][ids == tid])
+        off.append(a.inputs[1:][ids != tid])
+    on, off = torch.cat(on), torch.cat(off)
+    u = (on.mean(0) - off.mean(0))
+    u = u / u.norm()
+    with torch.no_grad():
+        sae.w_enc[:, j] = u
+        sae.b_enc[j] = 0.0
+        sae.threshold[j] = float((off @ u).max()) + 1e-3
+
+
+def test_search_by_examples_ranks_the_separating_feature_first():
+    scope = make_scope(d_sae=40, layer=0, seed=3)
+    planted(scope, 11)
+    examples = ["Queen Quinn quit.", "Quite quick, Quentin.", "Quarterly Quiz."]
+    against = ["a plain day", "nothing here", "small talk only", "red and blue", "lunch at noon"]
+    hits = scope.search(examples=examples, against=against, k=3)
+    assert hits[0].feature == 11 and hits[0].activation_score == 1.0
+    assert hits[0].extra["mean_in"] > hits[0].extra["mean_out"] == 0.0
+    assert all(h.score >= hits[-1].score for h in hits)
+    # the built-in background is the default counter-example set
+    assert scope.search(examples=examples, k=1)[0].feature == 11
+    direct = separating(scope.model, scope.tokenizer, scope.sae, examples, against, k=1)
+    assert direct[0].feature == 11
+
+
+def test_search_refuses_bad_requests_and_leaves_the_model_alone():
+    scope = make_scope()
+    before, hooks_before = logits(scope), hook_count(scope.model)
+    with pytest.raises(ValueError, match="not both"):
+        scope.search("dog", examples=["a dog"])
+    with pytest.raises(ValueError, match="needs a query"):
+        scope.search()
+    with pytest.raises(ValueError, match="non-empty list"):
+        scope.search(examples="just one string")
+    with pytest.raises(ValueError, match="empty"):
+        scope.search(examples=["fine", "   "])
+    with pytest.raises(ValueError, match="against= goes with examples"):
+        scope.search("dog", against=["x"])
+    with pytest.raises(ValueError, match="positive integer"):
+        scope.search("dog", k=0)
+    assert hook_count(scope.model) == hooks_before
+    torch.testing.assert_close(logits(scope), before)
+
+
+def test_a_concept_direction_steers_like_a_feature_and_is_checked():
+    scope = make_scope()
+    d = scope.direction(examples=["cats and kittens", "a cat purrs"], against=["tables", "the chair", "a desk"])
+    assert isinstance(d, Direction) and d.hook_point == scope.sae.hook_point_out
+    assert torch.linalg.vector_norm(d.vector).item() == pytest.approx(1.0, abs=1e-5) and d.scale > 0
+    plain = scope.generate("Once", max_new_tokens=6)
+    steered = scope.generate("Once", steer={d: 50 * d.scale}, max_new_tokens=6)
+    assert steered != plain
+    assert scope.generate("Once", steer={d: 0.0}, max_new_tokens=6) == plain  # a zero coefficient changes nothing
+    with pytest.raises(ValueError, match="only be added"):
+        validate({d: 1.0}, scope.sae, method="clamp")
+    other = Direction("wrong width", torch.ones(7), scope.sae.hook_point_out)
+    with pytest.raises(ValueError, match="width"):
+        scope.generate("Once", steer={other: 1.0}, max_new_tokens=2)
+    with pytest.raises(ValueError, match="finite"):
+        scope.generate("Once", steer={d: float("nan")}, max_new_tokens=2)
+    with pytest.raises(ValueError, match="example text"):
+        concept_direction(scope.model, scope.tokenizer, scope.sae, ["  "])
+
+
+def test_prompt_positions_steer_the_prompt_only():
+    scope = make_scope()
+    direction = Direction("probe", torch.nn.functional.normalize(torch.ones(scope.model.config.hidden_size), dim=0),
+                          scope.sae.hook_point_out)
+    base = scope.generate("abcdef", max_new_tokens=5)
+    outs = {p: scope.generate("abcdef", steer={direction: 80.0}, positions=p, max_new_tokens=5)
+            for p in ("all", "prompt", "generated")}
+    assert all(o != base for o in outs.values())  # each placement changes what is written
+    with pytest.raises(ValueError, match="positions"):
+        scope.generate("abc", steer={direction: 1.0}, positions="everywhere")
+    assert base == scope.generate("abcdef", steer={direction: 0.0}, positions="prompt", max_new_tokens=5)
+
+
+def test_prompt_positions_mask_from_the_tracker():
+    from scope_widgets.steering.edit import _PositionTracker, _mask  # the module's own helpers, tested directly
+    from scope_widgets.steering.request import Steering
+
+    req = Steering((1,), (1.0,), positions="prompt")
+    tracker = _PositionTracker(prompt_len=4)
+    first = _mask(req, tracker, 4, "cpu", skip_bos=True)  # the prompt pass: positions 1..3
+    assert first.tolist() == [False, True, True, True]
+    step = _mask(req, tracker, 1, "cpu", skip_bos=True)  # decoding: nothing
+    assert step.tolist() == [False]
+    gen = Steering((1,), (1.0,), positions="generated")
+    t2 = _PositionTracker(prompt_len=4)
+    assert _mask(gen, t2, 4, "cpu", skip_bos=True).tolist() == [False, False, False, True]
+    assert _mask(gen, t2, 1, "cpu", skip_bos=True) is None  # every decoding step
+
+
+def test_standout_puts_rare_features_before_common_ones():
+    scope = make_scope(d_sae=16)
+    acts = scope.features("The cat sat on the mat.")
+    order = [i for i, _ in acts.top(16)]
+    assert len(order) >= 2
+    common, rare = order[0], order[-1]
+    density = np.full(16, 0.01)
+    density[common] = 0.5
+    density[rare] = 1e-5
+    usual = np.maximum(acts.max_per_feature.numpy(), 1e-3)  # every feature at its usual level here
+    acts.reference = FeatureReference(usual_max=usual, density=density)
+    ranked = [i for i, _ in acts.standout(16)]
+    assert ranked[0] == rare and ranked.index(common) > ranked.index(rare)
+    acts.reference = None
+    assert acts.standout(3) == acts.top(3)
