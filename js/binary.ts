@@ -6,12 +6,6 @@
  * Views onto the same memory are used when aligned, a copy otherwise.
  */
 
-export type BinaryLike = DataView | ArrayBuffer | ArrayBufferView;
-
-function isBinary(x: unknown): x is BinaryLike {
-  return x instanceof ArrayBuffer || ArrayBuffer.isView(x);
-}
-
 /** The bytes of a binary value as [buffer, byteOffset, byteLength]; null for anything else. */
 function parts(x: unknown): [ArrayBufferLike, number, number] | null {
   if (x instanceof ArrayBuffer) return [x, 0, x.byteLength];
@@ -57,5 +51,3 @@ export function toInt32(x: unknown, expected?: number): Int32Array {
 export function toFloat32(x: unknown, expected?: number): Float32Array {
   return decode(x, Float32Array, expected);
 }
-
-export { isBinary };

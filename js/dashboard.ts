@@ -17,7 +17,7 @@
 import { argMax, heatLevel, scaleMax } from "./colors";
 import { displayToken, fmt, h, listen, replaceChildren, svg, tokenLabel } from "./dom";
 import { toFloat32 } from "./binary";
-import { getOptInt, onChange, onMessage } from "./model";
+import { getOptInt, onChange, onMessage } from "./traits";
 import { storeFor } from "./store";
 import type { View, WidgetModel } from "./types";
 

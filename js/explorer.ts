@@ -11,7 +11,7 @@ import { createDashboard } from "./dashboard";
 import { h } from "./dom";
 import { createFeatureList } from "./featureList";
 import { createHeatmap } from "./heatmap";
-import { commit, getNumber, getNumberMap, getString, getStringList, onChange } from "./model";
+import { commit, getNumber, getNumberMap, getString, getStringList, onChange } from "./traits";
 import { createSteering } from "./steering";
 import { storeFor } from "./store";
 import type { View, WidgetModel } from "./types";

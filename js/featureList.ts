@@ -11,7 +11,7 @@
  */
 import { scaleMax } from "./colors";
 import { fmt, h, listen, replaceChildren, tokenLabel } from "./dom";
-import { commit, getOptInt, onChange } from "./model";
+import { commit, getOptInt, getString, onChange } from "./traits";
 import { sparkline } from "./sparkline";
 import { type ActData, DATA_TRAITS, storeFor, topAt } from "./store";
 import type { View, WidgetModel } from "./types";
@@ -42,13 +42,19 @@ export function matchesFilter(query: string, id: number, label: string | undefin
   return q.split(/\s+/).every((word) => l.includes(word) || String(id) === word);
 }
 
-/** The rows to list: the text's top features (exact columns), or the top-k of one token. */
-export function listRows(d: ActData, position: number | null): FeatureRowData[] {
+export type Ranking = "standout" | "strongest";
+
+/**
+ * The rows to list: the text's features (exact columns), or the top-k of one token.
+ * `standout` keeps the kernel's order (what stands out in this text against each feature's usual
+ * level and density); `strongest` sorts by the maximum activation in the text.
+ */
+export function listRows(d: ActData, position: number | null, ranking: Ranking = "strongest"): FeatureRowData[] {
   if (position !== null && position >= 0 && position < d.n) {
     return topAt(d, position).map(([id, value]) => ({ id, value }));
   }
   const rows = d.columnIds.map((id) => ({ id, value: scaleMax(d.columns.get(id) ?? [], d.hasBos) }));
-  rows.sort((a, b) => b.value - a.value);
+  if (ranking === "strongest") rows.sort((a, b) => b.value - a.value);
   return rows.filter((r) => r.value > 0);
 }
 
@@ -62,6 +68,14 @@ export function createFeatureList(model: WidgetModel, opts: FeatureListOptions =
     class: "sw-whole",
     text: "whole text",
     attrs: { type: "button", title: "Show the top features of the whole text" },
+  });
+  const rankBy = h("button", {
+    class: "sw-rank",
+    attrs: {
+      type: "button",
+      "data-role": "ranking",
+      title: "Switch between the features that stand out in this text and the strongest ones",
+    },
   });
   const filter = h("input", {
     class: "sw-filter",
@@ -78,7 +92,7 @@ export function createFeatureList(model: WidgetModel, opts: FeatureListOptions =
   const el = h(
     "div",
     { class: "sw-flist" },
-    h("div", { class: "sw-flist-head" }, title, wholeText),
+    h("div", { class: "sw-flist-head" }, title, rankBy, wholeText),
     filter,
     rowsEl,
     empty,
@@ -153,13 +167,19 @@ export function createFeatureList(model: WidgetModel, opts: FeatureListOptions =
     const d = data;
     const position = getOptInt(model, positionTrait);
     const atToken = position !== null && position >= 0 && position < d.n;
+    const ranking: Ranking = getString(model, "ranking", "standout") === "strongest" ? "strongest" : "standout";
     title.textContent = atToken
       ? `Top features at token ${position}: “${tokenLabel(d.tokens[position as number])}”`
-      : "Top features of the text";
+      : ranking === "standout"
+        ? "Features that stand out in the text"
+        : "Strongest features of the text";
     wholeText.hidden = !atToken;
+    rankBy.hidden = atToken;
+    rankBy.textContent = ranking === "standout" ? "show strongest" : "show what stands out";
+    rankBy.setAttribute("aria-label", rankBy.textContent);
     const labels = store.labels();
     const steerable = !!opts.onSteer && (opts.canSteer ? opts.canSteer() : true);
-    const rows = listRows(d, atToken ? position : null);
+    const rows = listRows(d, atToken ? position : null, ranking);
     rowEls = [];
     const items = rows.map(({ id, value }) => {
       const label = labels.get(id);
@@ -298,7 +318,10 @@ export function createFeatureList(model: WidgetModel, opts: FeatureListOptions =
       }
     }),
     listen(wholeText, "click", () => commit(model, { [positionTrait]: null })),
-    onChange(model, [...DATA_TRAITS, positionTrait, "labels", "can_steer"], render),
+    listen(rankBy, "click", () =>
+      commit(model, { ranking: getString(model, "ranking", "standout") === "strongest" ? "standout" : "strongest" }),
+    ),
+    onChange(model, [...DATA_TRAITS, positionTrait, "labels", "can_steer", "ranking"], render),
     onChange(model, [featureTrait], applySelection),
     store.subscribe((f) => {
       // an exact column arrived: redraw that row's sparkline

@@ -11,7 +11,7 @@
  */
 import { argMax, heatLevel, scaleMax } from "./colors";
 import { displayToken, fmt, h, listen, replaceChildren, tokenLabel, uniqueId } from "./dom";
-import { commit, getOptInt, onChange } from "./model";
+import { commit, getOptInt, onChange } from "./traits";
 import { type ActData, DATA_TRAITS, type Store, storeFor, topAt } from "./store";
 import type { View, WidgetModel } from "./types";
 

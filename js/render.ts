@@ -9,13 +9,11 @@ import { h } from "./dom";
 import { createExplorer } from "./explorer";
 import { createFeatureList } from "./featureList";
 import { createHeatmap } from "./heatmap";
-import { getBool, getString } from "./model";
+import { getBool, getString } from "./traits";
 import { createSteering } from "./steering";
 import { storeFor } from "./store";
 import { ensureStyles } from "./styles";
 import type { View, WidgetModel } from "./types";
-
-export type ViewName = "heatmap" | "features" | "dashboard" | "steering" | "explorer";
 
 export function createView(model: WidgetModel, name: string): View {
   switch (name) {

@@ -14,7 +14,7 @@
  * Messages to the kernel: `{type: "generate", force}` and `{type: "stop"}`.
  */
 import { fmt, h, listen, replaceChildren, uniqueId } from "./dom";
-import { commit, getBool, getNumber, getNumberMap, getOptInt, getString, getStringMap, onChange } from "./model";
+import { commit, getBool, getNumber, getNumberMap, getOptInt, getString, getStringMap, onChange } from "./traits";
 import type { View, WidgetModel } from "./types";
 
 export interface SteeringOptions {
@@ -26,7 +26,14 @@ export interface SteeringOptions {
   emptyHint?: string;
 }
 
+/** Checked against scope_widgets.steering.METHODS / POSITIONS by tests/test_frontend_contract.py. */
 export const METHODS = ["add", "clamp", "ablate"] as const;
+export const POSITIONS = ["all", "prompt", "generated"] as const;
+const POSITION_HINTS: Record<string, string> = {
+  all: "steer the prompt and every new token",
+  prompt: "steer only the prompt's own tokens",
+  generated: "steer only the tokens that predict new text",
+};
 
 /** Round up to 1, 2, 2.5 or 5 times a power of ten. */
 export function niceCeil(x: number): number {
@@ -73,6 +80,11 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     { attrs: { "aria-label": "Steering method" } },
     ...METHODS.map((m) => h("option", { text: m, attrs: { value: m } })),
   );
+  const positions = h(
+    "select",
+    { attrs: { "aria-label": "Where to steer", title: "Which token positions the steering acts on" } },
+    ...POSITIONS.map((p) => h("option", { text: p, attrs: { value: p, title: POSITION_HINTS[p] } })),
+  );
   const maxTokens = h("input", { attrs: { type: "number", min: 1, max: 2048, step: 1, "aria-label": "Maximum new tokens" } });
   const temperature = h("input", { attrs: { type: "number", min: 0, max: 5, step: 0.1, "aria-label": "Temperature" } });
   const seed = h("input", { attrs: { type: "number", step: 1, placeholder: "random", "aria-label": "Seed (empty for random)" } });
@@ -83,6 +95,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     "div",
     { class: "sw-controls" },
     label("method", method),
+    label("positions", positions),
     label("max tokens", maxTokens),
     label("temperature", temperature),
     label("seed", seed),
@@ -218,6 +231,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
   function renderSettings(): void {
     const m = getString(model, "method", "add");
     method.value = m;
+    positions.value = getString(model, "positions", "all");
     if (document.activeElement !== maxTokens) maxTokens.value = String(getNumber(model, "max_new_tokens", 40));
     if (document.activeElement !== temperature) temperature.value = String(getNumber(model, "temperature", 0));
     if (document.activeElement !== seed) {
@@ -300,6 +314,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
       commit(model, { [coefTrait]: next });
     }),
     listen(method, "change", () => commit(model, { method: method.value })),
+    listen(positions, "change", () => commit(model, { positions: positions.value })),
     listen(maxTokens, "change", () => {
       const v = Math.round(Number(maxTokens.value));
       if (Number.isFinite(v) && v >= 1) commit(model, { max_new_tokens: v });
@@ -332,7 +347,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     }),
     listen(stop, "click", () => model.send({ type: "stop" })),
     onChange(model, [coefTrait, "feature_max"], renderSliders),
-    onChange(model, ["method", "max_new_tokens", "temperature", "seed"], renderSettings),
+    onChange(model, ["method", "positions", "max_new_tokens", "temperature", "seed"], renderSettings),
     onChange(model, ["prompt"], renderPrompt),
     onChange(model, ["baseline_text", "steered_text", "status", "status_kind", "generating"], renderOutput),
     () => {

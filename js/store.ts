@@ -17,7 +17,7 @@
  * one float32 buffer (or `{type: "column", feature, error}`).
  */
 import { toFloat32, toInt32 } from "./binary";
-import { getBool, getIntList, getNumber, getStringList, getStringMap, onChange, onMessage } from "./model";
+import { getBool, getIntList, getNumber, getStringList, getStringMap, onChange, onMessage } from "./traits";
 import type { WidgetModel } from "./types";
 
 export interface ActData {

@@ -1,10 +1,105 @@
-/** The slice of anywidget's model API that the views use (see anywidget's `AnyModel`). */
+/**
+ * The slice of anywidget's model API that the views use (anywidget's `AnyModel<T>`), and the synced
+ * traits of each view, typed: the Python side is `scope_widgets/widgets/` (one trait mix-in per concern),
+ * and the byte layout of the binary traits is described once, in `scope_widgets/widgets/wire.py`.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Handler = (...args: any[]) => void;
 
-export interface WidgetModel {
-  get(name: string): unknown;
-  set(name: string, value: unknown): void;
+/** Binary traits arrive as DataView, ArrayBuffer or a typed array, depending on the host. */
+export type Binary = DataView | ArrayBuffer | ArrayBufferView | null;
+
+/** A feature id -> value dict (JSON keys are strings). */
+export type ByFeature<V> = Record<string, V>;
+
+export type Method = "add" | "clamp" | "ablate";
+export type Positions = "all" | "prompt" | "generated";
+
+/** The activation data of one text (widgets/wire.py `ActivationTraits`). */
+export interface ActivationTraits {
+  tokens: string[];
+  has_bos: boolean;
+  n_tokens: number;
+  k: number;
+  top_ids: Binary; // int32 [n_tokens, k]
+  top_values: Binary; // float32 [n_tokens, k]
+  column_ids: number[];
+  columns: Binary; // float32 [column_ids.length, n_tokens]
+  labels: ByFeature<string>;
+  sae_name: string;
+  ranking: "standout" | "strongest";
+}
+
+export interface HeatmapTraits extends ActivationTraits {
+  view: "heatmap";
+  feature: number | null;
+  selected_token: number | null;
+}
+
+export interface FeatureListTraits extends ActivationTraits {
+  view: "features";
+  selected_feature: number | null;
+  position: number | null;
+  can_steer: boolean;
+}
+
+/** The dashboard view (widgets/_dashboard.py `DashboardTraits`); `dashboard` is parsed by dashboard.ts. */
+export interface DashboardTraits {
+  view: "dashboard";
+  feature: number | null;
+  dashboard: Record<string, unknown>;
+  dashboard_values: Binary; // float32, the examples' activations
+  labels: ByFeature<string>;
+  feature_max: ByFeature<number>;
+}
+
+/** Steering (widgets/_steering.py `SteeringTraits`). */
+export interface SteeringTraits {
+  prompt: string;
+  method: Method;
+  positions: Positions;
+  max_new_tokens: number;
+  temperature: number;
+  seed: number | null;
+  baseline_text: string;
+  steered_text: string;
+  status: string;
+  status_kind: "idle" | "running" | "done" | "error" | "cancelled";
+  generating: "baseline" | "steered" | "";
+  auto_generate: boolean;
+  labels: ByFeature<string>;
+  feature_max: ByFeature<number>;
+}
+
+export interface SteeringPanelTraits extends SteeringTraits {
+  view: "steering";
+  coefficients: ByFeature<number>;
+}
+
+export interface ExplorerTraits
+  extends Omit<ActivationTraits, "labels">,
+    Omit<SteeringTraits, "labels" | "feature_max">,
+    Omit<DashboardTraits, "view" | "labels" | "feature" | "feature_max"> {
+  view: "explorer";
+  labels: ByFeature<string>;
+  feature_max: ByFeature<number>;
+  selected_token: number | null;
+  selected_feature: number | null;
+  steering: ByFeature<number>;
+  can_steer: boolean;
+  position: number | null;
+  feature: number | null;
+}
+
+export type AnyTraits = HeatmapTraits | FeatureListTraits | DashboardTraits | SteeringPanelTraits | ExplorerTraits;
+
+/** A trait name of T. */
+export type TraitName<T> = keyof T & string;
+
+/** anywidget's model, for a view whose traits are T (names are checked; values are read defensively). */
+export interface WidgetModel<T extends object = Record<string, unknown>> {
+  get<K extends TraitName<T>>(name: K): T[K] | undefined;
+  set<K extends TraitName<T>>(name: K, value: T[K]): void;
   save_changes(): void;
   on(event: string, cb: Handler): void;
   off(event?: string | null, cb?: Handler | null): void;

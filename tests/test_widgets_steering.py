@@ -54,7 +54,7 @@ class FakeScope:
         self.streams: list[FakeStream] = []
         self.lock = threading.Lock()
 
-    def stream(self, prompt, steer=None, method="add", max_new_tokens=40, temperature=0.0, seed=None):
+    def stream(self, prompt, steer=None, method="add", max_new_tokens=40, temperature=0.0, seed=None, positions="all"):
         for f in steer or {}:
             if not 0 <= f < self.d_sae:
                 raise ValueError(f"unknown feature {f}: the SAE has features 0 to {self.d_sae - 1}")
@@ -63,7 +63,7 @@ class FakeScope:
         s = FakeStream(pieces, self.delay, self.fail_at if steer else None)
         with self.lock:
             self.calls.append(dict(prompt=prompt, steer=steer, method=method, max_new_tokens=max_new_tokens,
-                                   temperature=temperature, seed=seed))
+                                   temperature=temperature, seed=seed, positions=positions))
             self.streams.append(s)
         return s
 
@@ -299,3 +299,38 @@ def test_messages_before_anything_ran_are_harmless(bad):
     p = panel(FakeScope())
     p._handle_custom_msg(bad, [])
     assert p.wait(5)
+
+
+def test_a_panel_steers_with_concept_directions_and_positions():
+    """A direction from scope.direction gets a negative id, a label, a slider range, and steers."""
+    import torch
+
+    from scope_widgets import SAE, Scope
+    from scope_widgets.widgets._steering import nice_ceil, slider_limit
+    from tiny_models import tiny_gemma
+
+    model, tok = tiny_gemma()
+    scope = Scope(model, tok, SAE.random(model.config.hidden_size, 32, layer=1, threshold=0.05))
+    d = scope.direction(examples=["cats and kittens"], against=["a table", "the chair"])
+    p = SteeringPanel(scope, "Once", features=[3, d], max_new_tokens=6, auto_generate=False)
+    assert p.coefficients == {3: 0.0, -1: 0.0} and p.labels["-1"].startswith("direction:")
+    assert wait_for(lambda: "-1" in p.feature_max)
+    assert p.feature_max["-1"] == pytest.approx(scope.steering_scale(None))
+    assert slider_limit(scope, None) == nice_ceil(3 * scope.steering_scale(None))
+    p.coefficients = {3: 0.0, -1: 40 * d.scale}
+    assert p.wait(60)
+    assert p.steered_text and p.steered_text != p.baseline_text, p.status
+    with pytest.raises(Exception):
+        p.coefficients = {-2: 1.0}  # no such direction in this panel
+    p.positions = "prompt"
+    assert p.wait(60) and p.status_kind == "done", p.status
+    with pytest.raises(Exception):
+        p.positions = "everywhere"
+    assert torch.isfinite(d.vector).all()
+
+
+def test_nice_ceil_matches_the_front_end_table():
+    from scope_widgets.widgets._steering import nice_ceil
+
+    # the same cases as js/__tests__/steering.test.ts ("niceCeil")
+    assert [nice_ceil(x) for x in (0.0, 0.7, 1.0, 1.2, 2.2, 3.0, 7.0, 12.0, 260.0)] == [1, 1, 1, 2, 2.5, 5, 10, 20, 500]

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { listRows, matchesFilter } from "../featureList";
 import { render } from "../render";
 import { readActData } from "../store";
-import { FakeModel, eiffelState } from "./fakeModel";
+import { FakeModel, activationState, eiffelState } from "./fakeModel";
 
 function mount(view: string, state: Record<string, unknown>) {
   const model = new FakeModel({ view, ...state });
@@ -28,7 +28,7 @@ describe("FeatureList", () => {
     expect(row(10).querySelector(".sw-fval")!.textContent).toBe("8");
     expect(row(30).querySelector(".sw-flabel")!.textContent).toBe("unlabelled");
     expect(row(10).querySelector("svg.sw-spark rect")).not.toBeNull();
-    expect(el.textContent).toContain("Top features of the text");
+    expect(el.textContent).toContain("Features that stand out in the text");
   });
 
   it("lists one token's features when a position is set", () => {
@@ -103,10 +103,37 @@ describe("FeatureList", () => {
     expect(model.sentOfType("steer")).toEqual([{ type: "steer", feature: 20 }]);
   });
 
+  it("lists what stands out in the kernel's order, the strongest one click away", () => {
+    const base = eiffelState();
+    const state = {
+      ...activationState({
+        tokens: base.tokens as string[],
+        k: 3,
+        top: [[[30, 50]], [[30, 1]], [[10, 4], [30, 1]], [[10, 8], [30, 1]], [[30, 1]], [[30, 1], [20, 0.5]], [[20, 6], [10, 2], [30, 1]]],
+        columnIds: [30, 20, 10], // the kernel's standout order: the rare feature 30 first
+      }),
+      selected_feature: null,
+      position: null,
+    };
+    const { model, el } = mount("features", state);
+    const ids = () => [...el.querySelectorAll("[data-feature-id]")].map((r) => Number(r.getAttribute("data-feature-id")));
+    expect(ids()).toEqual([30, 20, 10]);
+    expect(el.querySelector(".sw-flist-title")!.textContent).toContain("stand out");
+    el.querySelector<HTMLButtonElement>('[data-role="ranking"]')!.click();
+    expect(model.get("ranking")).toBe("strongest");
+    expect(ids()).toEqual([10, 20, 30]);
+    el.querySelector<HTMLButtonElement>('[data-role="ranking"]')!.click();
+    expect(ids()).toEqual([30, 20, 10]);
+  });
+
   it("listRows drops inactive features", () => {
     const d = readActData(new FakeModel(eiffelState()));
     expect(listRows(d, 1).map((r) => r.id)).toEqual([30]);
     expect(listRows(d, null).map((r) => r.value)).toEqual([8, 6, 1]);
+    // "standout" keeps the kernel's order of the columns; "strongest" sorts by max activation
+    const kernelOrder = listRows(d, null, "standout").map((r) => r.id);
+    expect(kernelOrder).toEqual(d.columnIds.filter((id) => kernelOrder.includes(id)));
+    expect(listRows(d, null, "strongest").map((r) => r.value)).toEqual([8, 6, 1]);
   });
 });
 

@@ -208,6 +208,8 @@ describe("steering helpers", () => {
     expect(niceCeil(30)).toBe(50);
     expect(niceCeil(100)).toBe(100);
     expect(niceCeil(0)).toBe(1);
+    // the same table as tests/test_widgets_steering.py::test_nice_ceil_matches_the_front_end_table
+    expect([0, 0.7, 1, 1.2, 2.2, 3, 7, 12, 260].map(niceCeil)).toEqual([1, 1, 1, 2, 2.5, 5, 10, 20, 500]);
     expect(sliderRange(null)).toEqual({ min: -10, max: 10, step: 0.05 });
     expect(sliderRange(2, 100).max).toBe(100);
   });

@@ -19,11 +19,13 @@ import torch
 
 from ..runtime import check_coefficient, check_feature
 
-__all__ = ["METHODS", "POSITIONS", "MAX_ABS_COEFFICIENT", "Direction", "Steering", "validate"]
+__all__ = ["METHODS", "POSITIONS", "DEFAULT_POSITIONS", "MAX_ABS_COEFFICIENT", "Direction", "Steering", "validate"]
 
 METHODS = ("add", "clamp", "ablate")
 POSITIONS = ("all", "prompt", "generated")
 MAX_ABS_COEFFICIENT = 1e4  # beyond this a coefficient is a typo, not an experiment
+#: Where the steering panel steers unless told otherwise: measured on the default SAE (docs/default_sae.md).
+DEFAULT_POSITIONS = "all"
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,11 +21,12 @@ from typing import Any
 
 import traitlets
 
+from ..steering import DEFAULT_POSITIONS, METHODS, POSITIONS
+
 log = logging.getLogger("scope_widgets.widgets")
 
 _ORDER = {"status": 1, "generating": 2, "status_kind": 3}
 PUSH_INTERVAL = 0.03  # seconds between trait updates while streaming (about 30 per second)
-METHODS = ("add", "clamp", "ablate")
 
 
 def nice_ceil(x: float) -> float:
@@ -95,11 +96,13 @@ class SteeringController:
             "max_new_tokens": int(w.max_new_tokens),
             "temperature": float(w.temperature),
             "seed": w.seed,
+            "positions": getattr(w, "positions", "all"),
         }
 
     @staticmethod
     def _key(p: dict) -> tuple:
-        return (p["prompt"], tuple(sorted(p["steer"].items())), p["method"], p["max_new_tokens"], p["temperature"], p["seed"])
+        return (p["prompt"], tuple(sorted(p["steer"].items())), p["method"], p["max_new_tokens"], p["temperature"], p["seed"],
+                p["positions"])
 
     def request(self, force: bool = False) -> bool:
         """Start generating for the widget's current settings (cancelling stale work). Without
@@ -221,6 +224,9 @@ class SteeringController:
             return None
         t0 = time.perf_counter()
         kwargs = dict(method=p["method"], max_new_tokens=p["max_new_tokens"], temperature=p["temperature"], seed=seed)
+        if steer:  # the baseline keeps the scope's defaults, so fakes and old scopes need not know positions
+            kwargs["positions"] = p["positions"]
+            steer = self.widget.steer_targets(steer)
         stream_fn = getattr(self.scope, "stream", None)
         if not callable(stream_fn):  # a scope without streaming: one piece
             pieces: Any = [self.scope.generate(p["prompt"], steer=steer, **kwargs)]
@@ -273,13 +279,19 @@ class SteeringTraits(traitlets.HasTraits):
     status_kind = traitlets.Enum(("idle", "running", "done", "error", "cancelled"), "idle").tag(sync=True)
     generating = traitlets.Unicode("").tag(sync=True)  # "baseline" | "steered" | ""
     auto_generate = traitlets.Bool(False).tag(sync=True)  # the browser asks for a baseline on display
+    positions = traitlets.Enum(POSITIONS, DEFAULT_POSITIONS).tag(sync=True)  # where steering acts
+
+    def steer_targets(self, steer: dict) -> dict:
+        """The engine's ``steer`` for the coefficients: feature ids as they are (panels with concept
+        directions map their negative ids to the directions)."""
+        return steer
 
     _controller: SteeringController | None = None
 
     def _init_steering(self, scope: Any, coef_trait: str) -> None:
         self._controller = SteeringController(self, scope, coef_trait)
         self.observe(self._on_steering_change,
-                     names=[coef_trait, "method", "max_new_tokens", "temperature", "seed", "prompt"])
+                     names=[coef_trait, "method", "max_new_tokens", "temperature", "seed", "prompt", "positions"])
 
     def _on_steering_change(self, _change: dict) -> None:
         assert self._controller is not None

@@ -24,7 +24,7 @@ class FeatureCoefficients(traitlets.Dict):
     Assign a new dict to change it (in-place edits are not seen by traitlets, nor by the browser).
     """
 
-    info_text = "a dict {feature id (int >= 0): coefficient (finite number)}"
+    info_text = "a dict {feature id (int; negative ids are a panel's concept directions): coefficient (finite number)}"
 
     def validate(self, obj: Any, value: Any) -> dict:
         value = super().validate(obj, value)
@@ -36,8 +36,11 @@ class FeatureCoefficients(traitlets.Dict):
                 fid = int(key)
             except (TypeError, ValueError):
                 raise traitlets.TraitError(f"feature ids are integers; got {key!r}") from None
-            if fid < 0 or (isinstance(key, float) and key != fid):
-                raise traitlets.TraitError(f"feature ids are non-negative integers; got {key!r}")
+            if isinstance(key, float) and key != fid:
+                raise traitlets.TraitError(f"feature ids are integers; got {key!r}")
+            if fid < 0 and fid not in (getattr(obj, "directions", None) or {}):
+                raise traitlets.TraitError(f"feature ids are non-negative integers (negative ids name a panel's concept "
+                                           f"directions, and this widget has none with id {fid}); got {key!r}")
             if isinstance(coef, bool) or not isinstance(coef, numbers.Real) or not math.isfinite(float(coef)):
                 raise traitlets.TraitError(f"the coefficient of feature {fid} must be a finite number; got {coef!r}")
             out[fid] = float(coef)

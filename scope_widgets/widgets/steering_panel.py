@@ -11,17 +11,19 @@ from ._dashboard import fill_feature_max
 from .wire import gather_labels
 from ._steering import SteeringTraits
 from ._traits import coefficients_trait
+from ..steering import Direction
 
 
 class SteeringPanel(SteeringTraits, ScopeWidget):
-    """Steer ``scope``'s generation from ``prompt`` with the SAE features ``features``.
+    """Steer ``scope``'s generation from ``prompt`` with the SAE features ``features`` (feature ids, or concept
+    directions from ``scope.direction(...)``, which get negative ids -1, -2, ... in ``coefficients``).
 
     One native range slider per feature (range about +/-3x the feature's typical maximum activation),
     the method (``add``, ``clamp``, ``ablate``), max tokens, temperature and seed. Generation runs in a
     worker thread and streams into ``baseline_text`` and ``steered_text``; a newer coefficient cancels
     the stale generation; the baseline is cached per prompt and settings.
 
-    Synced traits: ``coefficients`` ({feature id: coefficient}; assign a new dict), ``method``,
+    Synced traits: ``coefficients`` ({feature id: coefficient}; assign a new dict), ``method``, ``positions``,
     ``baseline_text``, ``steered_text``, ``status``, ``prompt``, ``max_new_tokens``, ``temperature``, ``seed``.
     """
 
@@ -35,7 +37,16 @@ class SteeringPanel(SteeringTraits, ScopeWidget):
                  auto_generate: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scope = scope
-        coefs = {int(f): 0.0 for f in features}
+        self.directions: dict[int, Direction] = {}  # negative id -> concept direction
+        ids = []
+        for f in features:
+            if isinstance(f, Direction):
+                fid = -1 - len(self.directions)
+                self.directions[fid] = f
+                ids.append(fid)
+            else:
+                ids.append(int(f))
+        coefs = {f: 0.0 for f in ids}
         coefs.update({int(f): float(c) for f, c in (coefficients or {}).items()})
         with self.hold_sync():
             self.prompt = prompt
@@ -44,11 +55,19 @@ class SteeringPanel(SteeringTraits, ScopeWidget):
             self.temperature = temperature
             self.seed = seed
             self.coefficients = coefs
-            self.labels = gather_labels(scope, coefs)
+            self.labels = {**gather_labels(scope, [f for f in coefs if f >= 0]),
+                           **{str(i): f"direction: {d.name}" for i, d in self.directions.items()}}
             self.auto_generate = auto_generate
         self._init_steering(scope, "coefficients")
         self._fill_feature_max(list(coefs))
         self.observe(self._on_new_features, names="coefficients")
+
+    def steer_targets(self, steer: dict) -> dict:
+        """Negative ids are this panel's concept directions."""
+        missing = [f for f in steer if f < 0 and f not in self.directions]
+        if missing:
+            raise ValueError(f"no concept direction has id {missing[0]} in this panel (directions: {sorted(self.directions)})")
+        return {self.directions.get(f, f): c for f, c in steer.items()}
 
     @property
     def features(self) -> list[int]:
@@ -64,7 +83,7 @@ class SteeringPanel(SteeringTraits, ScopeWidget):
     def _on_new_features(self, change: dict) -> None:
         new = [f for f in change["new"] if f not in (change["old"] or {})]
         if new:
-            found = gather_labels(self.scope, new)
+            found = gather_labels(self.scope, [f for f in new if f >= 0])
             if found:
                 self.labels = {**self.labels, **found}
             self._fill_feature_max(new)
@@ -73,7 +92,15 @@ class SteeringPanel(SteeringTraits, ScopeWidget):
         self.coefficients = {f: c for f, c in self.coefficients.items() if f != int(feature)}
 
     def _fill_feature_max(self, ids: list[int]) -> None:
-        fill_feature_max(self, self.scope, ids)
+        fill_feature_max(self, self.scope, [f for f in ids if f >= 0])
+        if any(f < 0 for f in ids):  # directions: a tenth of a typical activation's norm (sliders span ~3x)
+            scale = getattr(self.scope, "steering_scale", None)
+            try:
+                value = float(scale(None)) if callable(scale) else None
+            except Exception:
+                value = None
+            if value:
+                self.feature_max = {**self.feature_max, **{str(f): value for f in ids if f < 0}}
 
     def __repr__(self) -> str:
         return f"SteeringPanel(prompt={self.prompt!r}, coefficients={self.coefficients}, method={self.method!r})"
