@@ -68,3 +68,42 @@ def test_generated_text_cache_round_trip(tmp_path):
     corpus = C.build_corpus(sources=["model_generated"], generated_cache=cache)
     assert len(corpus.train) + len(corpus.heldout) == 2
     assert len(C.PROMPTS) >= 100 and len(set(C.PROMPTS)) == len(C.PROMPTS)
+
+
+def test_unwrap_joins_typed_prose_and_keeps_verse():
+    from scope_widgets.corpus.everyday import unwrap
+
+    prose = ("This is a long line of prose that was wrapped by its typist at sixty\n"
+             "characters or so, and it goes on for quite a while longer, like this\nbefore it ends.")
+    verse = "Roses are red,\nViolets are blue,\nSugar is sweet."
+    assert "\n" not in unwrap(prose)
+    assert unwrap(verse) == verse
+    assert unwrap(prose + "\n\n" + verse).split("\n\n")[1] == verse
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/usr/share/wordnet/data.noun").is_file(), reason="wordnet-base not installed")
+def test_everyday_sources_read_wordnet_and_fortunes():
+    from scope_widgets.corpus import everyday
+
+    docs = list(everyday.wordnet_glosses())
+    assert len(docs) > 1000
+    assert any("dog (also domestic dog" in text for _, _, text in docs)
+    assert all(origin.startswith("wordnet/") and "WordNet" in lic for origin, lic, _ in docs[:50])
+    fortunes = list(everyday.fortunes())
+    assert fortunes and all(len(t) > 100 for _, _, t in fortunes[:20])
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/usr/share/wordnet/data.noun").is_file(), reason="wordnet-base not installed")
+def test_lexicon_lemmas_and_shared_meaning():
+    from scope_widgets.analysis.auto_labels import auto_label
+    from scope_widgets.analysis.lexicon import lexicon
+
+    lex = lexicon()
+    assert [lex.lemma(w) for w in ("dogs", "puppies", "ran", "geese")] == ["dog", "puppy", "run", "goose"]
+    assert lex.shared_hypernym({"apple": 2, "banana": 2, "pear": 1}) == "edible fruit"
+    assert lex.shared_hypernym({"the": 3, "of": 2}) is None
+    ex = [(" dogs", " the", 5.0), (" dog", " a", 4.0), (" puppy", " the", 4.0), (" Dog", " my", 3.0), (" terrier", " a", 2.0)]
+    assert auto_label(ex, [" bark"], lex=lex) == "dog: dog / puppy / terrier → bark"
+    generic = [(" the", " of", 5.0), (" a", " in", 4.0), (" it", " x", 4.0), (" was", " y", 3.0), (" on", " z", 3.0)]
+    windows = [["The", " dog", " barked"], [" my", " dog"], [" a", " dog"], [" dogs", " play"], [" cat"]]
+    assert auto_label(generic, [], contexts=windows, lex=lex) == "the (text about dog)"
