@@ -1,0 +1,65 @@
+"""benchmarks/default_sae.py on a tiny random model: every measure runs and means what it says."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from benchmarks import default_sae as E
+from scope_widgets import SAE, Scope
+from tiny_models import tiny_gemma
+
+
+@pytest.fixture(scope="module")
+def scope():
+    model, tok = tiny_gemma()
+    return Scope(model, tok, SAE.random(model.config.hidden_size, 32, layer=1, threshold=0.05))
+
+
+SUITE = {
+    "concepts": [
+        {"name": "q", "word": "Q", "mention": "Q", "sentences": ["Quiet Queen Q.", "Q and Q again.", "A Q here."]},
+        {"name": "z", "word": "Z", "mention": "Z", "sentences": ["Zig Zag Z.", "Z Z Z.", "A Z there."]},
+    ],
+    "neutral": ["plain words only", "nothing at all here", "small talk"],
+}
+
+
+def test_the_eval_data_is_well_formed():
+    suite = json.loads((E.DATA / "concepts.json").read_text())
+    assert len(suite["concepts"]) >= 20 and len(suite["neutral"]) >= 30
+    import re
+
+    for c in suite["concepts"]:
+        assert len(c["sentences"]) >= 8 and c["word"] and re.compile(c["mention"])
+        assert all(re.search(c["mention"], s, re.I) for s in c["sentences"]), c["name"]
+        without = [s for s in c["sentences"] if c["word"].lower() not in s.lower()]
+        assert len(without) > len(c["sentences"]) / 2, c["name"]  # most without the concept's own word
+    prose = json.loads((E.DATA / "everyday_prose.json").read_text())["documents"]
+    assert len(prose) >= 30 and len({d["kind"] for d in prose}) >= 10
+
+
+def test_concept_scores_are_aurocs_of_sentence_maxima(scope):
+    best, per = E.concept_scores(scope, SUITE)
+    assert set(best) == {"q", "z"} and per["q"].shape == (32,)
+    assert all(0.0 <= a <= 1.0 for _, a in best.values())
+    assert best["q"][1] == pytest.approx(float(per["q"].max()))
+
+
+def test_reading_reports_loss_recovered(scope):
+    m = E.reading(scope, ["The cat sat on the mat. " * 5, "Once upon a time there was a fox. " * 4], "tiny", n_positions=40)
+    assert {"loss_recovered", "l0", "fve_raw", "ce_clean", "ce_spliced"} <= set(m) and m["eval_tokens"] > 50
+
+
+def test_steering_judge_and_rows(scope):
+    judged = E.judge(scope, "Once", " upon a time there was a dog who liked to run and play in the park all day", r"\bdog\b")
+    assert judged["mention"] and judged["repeat"] == 0.0 and judged["nll"] > 0
+    assert E._repeat_fraction("a b c a b c a b c a b c") > 0.5
+    d = scope.direction(examples=["Q Q Q"], against=["plain", "words"])
+    res = E.steer_concept(scope, SUITE["concepts"][0], ["Once", "Then"], 3, d, "all", (0.5, 1.0))
+    assert set(res) == {"feature", "direction"}
+    assert len(res["feature"]["results"]) == 4 and res["feature"]["limit"] > 0
+    # a zero vector leaves the greedy continuation as the plain model writes it
+    plain = E._steered_continuations(scope, ["Once"], torch.zeros(1, scope.model.config.hidden_size), "all")
+    assert plain[0] == scope.generate("Once", max_new_tokens=25)
