@@ -88,14 +88,14 @@ class Scope:
             if point.layer >= n:
                 raise ValueError(
                     f"the SAE {sae.name!r} reads layer {point.layer}, but this model has {n} layers "
-                    f"(0 to {n - 1}): was it made for another model ({sae.cfg.model_name})?"
+                    f"(0 to {n - 1}): was it made for another model ({sae.cfg.hub_model_id})?"
                 )
             width = hooks.expected_width(self.model, hook)
             expected = sae.d_in if hook == sae.hook_point_in else sae.d_out
             if width is not None and width != expected:
                 raise ValueError(
                     f"the SAE {sae.name!r} expects activations of width {expected} at {hook}, but this model's "
-                    f"are {width} wide: it was made for {sae.cfg.model_name or 'another model'}"
+                    f"are {width} wide: it was made for {sae.cfg.hub_model_id or 'another model'}"
                 )
         layer = self._layers[hooks.parse_hook_point(sae.hook_point_in).layer]
         device = next(layer.parameters()).device

@@ -559,6 +559,58 @@ def test_hub_missing_folder_online_suggests_close_names(monkeypatch, offline_hub
         SAE.from_pretrained(GS2_REPO)
 
 
+@pytest.mark.parametrize("generation", ["0.x", "1.x"])
+def test_hub_errors_of_both_huggingface_hub_generations(monkeypatch, offline_hub, generation):
+    """hub 0.x: a missing remote file is EntryNotFoundError, and LocalEntryNotFoundError (not cached,
+    offline) subclasses it; hub 1.x: RemoteEntryNotFoundError. Both give the clear SAELoadError."""
+    from types import SimpleNamespace
+
+    import huggingface_hub
+
+    from scope_widgets.saes import hub
+
+    class RepositoryNotFoundError(Exception): ...
+    class GatedRepoError(RepositoryNotFoundError): ...
+    class RevisionNotFoundError(Exception): ...
+    class HfHubHTTPError(Exception): ...
+    class EntryNotFoundError(Exception): ...
+    if generation == "0.x":
+        class LocalEntryNotFoundError(EntryNotFoundError): ...
+        remote = EntryNotFoundError
+    else:
+        class LocalEntryNotFoundError(Exception): ...
+        class RemoteEntryNotFoundError(EntryNotFoundError): ...
+        remote = RemoteEntryNotFoundError
+    classes = SimpleNamespace(repo=RepositoryNotFoundError, gated=GatedRepoError, revision=RevisionNotFoundError,
+                              local=LocalEntryNotFoundError, remote=remote, http=HfHubHTTPError)
+    monkeypatch.setattr(hub, "hub_errors", lambda: classes)
+    monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda repo_id, revision=None: [f"{GS2_FOLDER}/params.safetensors"])
+
+    def raising(exc):
+        def download(repo_id, filename, **kwargs):
+            raise exc("boom")
+        return download
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", raising(LocalEntryNotFoundError))
+    with pytest.raises(SAELoadError, match="not in the local Hugging Face cache"):
+        SAE.from_pretrained(GS2_REPO, GS2_FOLDER)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", raising(remote))
+    with pytest.raises(SAELoadError, match="has no file"):
+        SAE.from_pretrained(GS2_REPO, "resid_post/nope")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", raising(GatedRepoError))
+    with pytest.raises(SAELoadError, match="is gated"):
+        SAE.from_pretrained(GS2_REPO, GS2_FOLDER)
+
+
+def test_hub_errors_resolve_on_the_installed_version():
+    from scope_widgets.saes.hub import hub_errors
+
+    err = hub_errors()
+    assert all(isinstance(c, type) and issubclass(c, BaseException) for c in vars(err).values())
+    assert err.remote.__name__ in ("RemoteEntryNotFoundError", "EntryNotFoundError")
+    assert not issubclass(err.local, err.remote) or err.remote.__name__ == "EntryNotFoundError"
+
+
 def test_hub_crosscoder_folder_refused(offline_hub):
     with pytest.raises(SAELoadError, match="crosscoders / CLTs, which are not supported"):
         SAE.from_pretrained(GS2_REPO, "crosscoder/layer_7_13_17_22_width_262k_l0_medium")
@@ -791,3 +843,40 @@ def test_cuda_random_load_and_encode(tmp_path):
     loaded = SAE.from_pretrained(tmp_path, device="cuda")
     assert loaded.device.type == "cuda"
     torch.testing.assert_close(loaded.to("cpu").w_enc, tiny_sae(16, 32).w_enc)
+
+
+def test_a_local_cross_layer_transcoder_folder_is_named_as_unsupported(tmp_path):
+    """A CLT folder (config.json + params_layer_N.safetensors) must not say 'params.safetensors is missing'."""
+    import json as _json
+
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "clt" / "width_16k_l0_medium"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(_json.dumps({"type": "clt", "width": 16}))
+    for layer in range(3):
+        save_file({"w_enc": torch.zeros(4, 16)}, str(folder / f"params_layer_{layer}.safetensors"))
+    with pytest.raises(SAELoadError, match="cross-layer transcoder or crosscoder.*not support"):
+        SAE.from_pretrained(tmp_path, "clt/width_16k_l0_medium")
+    assert "clt/width_16k_l0_medium" not in SAE.list(tmp_path)  # never listed, so never a folder that then fails
+
+
+def test_the_270m_config_name_maps_to_its_hub_id():
+    from scope_widgets.saes.config import SAEConfig, hub_model_id
+
+    assert hub_model_id("google/gemma-3-270m-pt") == "google/gemma-3-270m"
+    assert hub_model_id("google/gemma-3-1b-pt") == "google/gemma-3-1b-pt"
+    cfg = SAEConfig.from_gemma_scope_2({"hf_hook_point_in": "model.layers.5.output", "hf_hook_point_out": "model.layers.5.output",
+                                        "width": 16, "model_name": "google/gemma-3-270m-pt", "architecture": "jump_relu",
+                                        "type": "sae"}, folder="resid_post/layer_5_width_16k_l0_small")
+    assert cfg.d_in == 640 and cfg.hub_model_id == "google/gemma-3-270m"
+
+
+def test_gemma_scope_1_embedding_folders_are_not_listed_and_say_why(tmp_path):
+    folder = tmp_path / "embedding" / "width_4k" / "average_l0_6"
+    folder.mkdir(parents=True)
+    np.savez(folder / "params.npz", W_enc=np.zeros((4, 8), np.float32), W_dec=np.zeros((8, 4), np.float32),
+             b_enc=np.zeros(8, np.float32), b_dec=np.zeros(4, np.float32), threshold=np.zeros(8, np.float32))
+    assert SAE.list(tmp_path) == []
+    with pytest.raises(SAELoadError, match="embedding SAEs read the token embeddings"):
+        SAE.from_pretrained(tmp_path, "embedding/width_4k/average_l0_6")

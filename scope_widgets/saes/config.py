@@ -245,6 +245,11 @@ class SAEConfig:
         _check_site(self.site)
 
     @property
+    def hub_model_id(self) -> str | None:
+        """The hub id of the model this SAE was made for (``model_name`` with known aliases mapped)."""
+        return hub_model_id(self.model_name)
+
+    @property
     def is_transcoder(self) -> bool:
         return self.type == "transcoder"
 
@@ -337,6 +342,15 @@ def _site_for(folder: str | None, hook_in: str | None, hook_out: str | None, sae
             f"expected a folder family ({', '.join(_FAMILIES)}) or a standard hook point"
         )
     return site
+
+
+#: Model names in Gemma Scope 2 configs whose hub id differs (the 270M pretrained model has no "-pt" suffix).
+MODEL_ID_ALIASES = {"google/gemma-3-270m-pt": "google/gemma-3-270m"}
+
+
+def hub_model_id(model_name: str | None) -> str | None:
+    """The hub id of the model an SAE config names (``google/gemma-3-270m-pt`` -> ``google/gemma-3-270m``)."""
+    return MODEL_ID_ALIASES.get(model_name, model_name) if model_name else model_name
 
 
 def _d_model_of(model_name: str | None) -> int:

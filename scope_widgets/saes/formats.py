@@ -48,9 +48,25 @@ class Loaded:
 
 
 
+#: Folder families listed nowhere because nothing here loads them (see ``refuse_unsupported``).
+UNLISTED_FAMILIES = ("embedding",)
+
+
+def refuse_unsupported(folder: str | None, where: str) -> None:
+    """A clear error for folders scope_widgets cannot use (before any file is read)."""
+    family = (folder or "").strip("/").split("/")[0]
+    if family == "embedding":
+        raise SAELoadError(
+            f"{where}/{folder}: Gemma Scope 1 embedding SAEs read the token embeddings (rescaled), which scope_widgets "
+            "does not hook; choose a layer_N folder (see SAE.list)"
+        )
+
+
 def folders_from_files(files: list[str]) -> list[str]:
-    """Repo file paths -> the folders holding a params file, naturally sorted (``"."`` for the root)."""
+    """Repo file paths -> the folders holding a params file, naturally sorted (``"."`` for the root);
+    folder families that cannot be loaded here (``UNLISTED_FAMILIES``) are left out."""
     folders = {(os.path.dirname(f) or ".") for f in files if os.path.basename(f) in PARAM_FILES}
+    folders = {f for f in folders if f.split("/")[0] not in UNLISTED_FAMILIES}
     return sorted(folders, key=natural_key)
 
 
@@ -65,7 +81,8 @@ def sae_folders_in(root: Path) -> list[str]:
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         if any(f in filenames for f in PARAM_FILES):
             rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
-            found.append(rel)
+            if rel.split("/")[0] not in UNLISTED_FAMILIES:
+                found.append(rel)
     return sorted(found, key=natural_key)
 
 

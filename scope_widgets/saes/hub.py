@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -76,36 +77,63 @@ def _in_repo(folder: str | None, filename: str) -> str:
     return f"{folder}/{filename}" if folder else filename
 
 
+class _Never(Exception):
+    """Stands in for an exception class this huggingface_hub version does not have."""
+
+
+def hub_errors() -> SimpleNamespace:
+    """huggingface_hub's exception classes, whichever generation is installed.
+
+    1.x raises ``RemoteEntryNotFoundError`` for a file the hub does not have; 0.x raises
+    ``EntryNotFoundError``, of which ``LocalEntryNotFoundError`` (not cached, hub unreachable) is a
+    subclass there, so the local case must be caught first.
+    """
+    import huggingface_hub
+
+    try:
+        from huggingface_hub import errors as mod
+    except ImportError:  # hub < 0.24
+        mod = huggingface_hub.utils
+
+    def get(name: str) -> type[BaseException]:
+        return getattr(mod, name, None) or getattr(huggingface_hub.utils, name, None) or _Never
+
+    return SimpleNamespace(
+        repo=get("RepositoryNotFoundError"), gated=get("GatedRepoError"), revision=get("RevisionNotFoundError"),
+        local=get("LocalEntryNotFoundError"),
+        remote=getattr(mod, "RemoteEntryNotFoundError", None) or get("EntryNotFoundError"),
+        http=get("HfHubHTTPError"),
+    )
+
+
 def hub_file(
     *, repo_id: str, folder: str | None, filename: str, revision: str | None, cache_dir: Any
 ) -> str:
     """``hf_hub_download`` of one file, its errors turned into SAELoadErrors that say what to do."""
     import huggingface_hub as hf
-    from huggingface_hub import errors as hf_errors
 
+    err = hub_errors()
     path = _in_repo(folder, filename)
     try:
         return hf.hf_hub_download(repo_id, path, revision=revision, cache_dir=cache_dir)
-    except hf_errors.RepositoryNotFoundError as e:  # GatedRepoError included
+    except err.repo as e:  # GatedRepoError included
         raise SAELoadError(_repo_not_found(repo_id, e)) from e
-    except hf_errors.RevisionNotFoundError as e:
+    except err.revision as e:
         raise SAELoadError(f"{repo_id} has no revision {revision!r}: check the branch, tag or commit") from e
-    except hf_errors.RemoteEntryNotFoundError as e:
-        raise _RemoteMissing(f"{repo_id} has no file {path}: check the folder name with SAE.list({repo_id!r}).") from e
-    except hf_errors.LocalEntryNotFoundError as e:
+    except err.local as e:  # before `remote`: in hub 0.x it subclasses EntryNotFoundError
         cached = cached_folders(repo_id, cache_dir, revision)
         raise SAELoadError(
             f"{repo_id}: {path} is not in the local Hugging Face cache ({_cache_root(cache_dir)}) and the hub "
             f"could not be reached.{_offline_advice(repo_id, folder)}{folders_hint(cached, folder, 'cached folders')}"
         ) from e
-    except (OSError, ValueError, hf_errors.HfHubHTTPError) as e:
+    except err.remote as e:
+        raise _RemoteMissing(f"{repo_id} has no file {path}: check the folder name with SAE.list({repo_id!r}).") from e
+    except (OSError, ValueError, err.http) as e:
         raise SAELoadError(f"{repo_id}: could not download {path} ({type(e).__name__}: {e})") from e
 
 
 def _repo_not_found(repo_id: str, err: Exception) -> str:
-    from huggingface_hub import errors as hf_errors
-
-    if isinstance(err, hf_errors.GatedRepoError):
+    if isinstance(err, hub_errors().gated):
         return (
             f"{repo_id} is gated: accept its licence on https://huggingface.co/{repo_id} and log in "
             "(`hf auth login` or HF_TOKEN)"
@@ -161,11 +189,10 @@ def cached_folders(repo_id: str, cache_dir: Any, revision: str | None) -> list[s
 def list_hub_folders(repo_id: str, *, revision: str | None, cache_dir: Any) -> list[str]:
     """The SAE folders of a hub repo; offline, those in the local cache (with a warning)."""
     import huggingface_hub as hf
-    from huggingface_hub import errors as hf_errors
 
     try:
         files = hf.list_repo_files(repo_id, revision=revision)
-    except hf_errors.RepositoryNotFoundError as e:
+    except hub_errors().repo as e:
         raise SAELoadError(_repo_not_found(repo_id, e)) from e
     except Exception as e:  # offline, no connection, hub down: fall back to what the cache holds
         cached = cached_folders(repo_id, cache_dir, revision)

@@ -20,7 +20,7 @@ from scope_widgets.saes.config import SITES
 from scope_widgets.saes.errors import SAELoadError
 from scope_widgets.saes.formats import (
     CONFIG, EXAMPLES, PARAMS_NPZ, PARAMS_ST, REPO_ID_RE, Loaded, folders_hint,
-    read_gemma_scope_1, read_gemma_scope_2, sae_folders_in,
+    read_gemma_scope_1, read_gemma_scope_2, refuse_unsupported, sae_folders_in,
 )
 from scope_widgets.saes.hub import list_hub_folders, load_hub
 
@@ -45,6 +45,7 @@ def load(
     if site is not None and site not in SITES:
         raise ValueError(f"unknown SAE site {site!r}: the valid sites are {', '.join(SITES)}")
     kind, where = _classify(source)
+    refuse_unsupported(_norm_folder(folder), str(where))
     if kind == "local":
         return _load_local(where, _norm_folder(folder), site=site, device=device)
     return load_hub(
@@ -125,6 +126,13 @@ def _load_local(root: Path, folder: str | None, *, site: str | None, device: tor
         )
     present = {name for name in (CONFIG, PARAMS_ST, PARAMS_NPZ, EXAMPLES) if (sub / name).is_file()}
     display = _local_display(root)
+    layered = sorted(p.name for p in sub.glob("params_layer_*.safetensors"))
+    if layered and PARAMS_ST not in present:
+        raise SAELoadError(
+            f"{sub} holds a cross-layer transcoder or crosscoder ({len(layered)} files such as {layered[0]}), "
+            "which scope_widgets does not support yet. Supported: single-layer SAEs and transcoders "
+            "(resid_post, attn_out, mlp_out, transcoder folders; see SAE.list(<dir>))."
+        )
     if CONFIG in present or PARAMS_ST in present:
         for needed in (CONFIG, PARAMS_ST):
             if needed not in present:
