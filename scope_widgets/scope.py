@@ -22,6 +22,9 @@ from .runtime import check_k, check_text
 from .steering import GenerationStream, sampling_kwargs, seeded
 
 MAX_NEW_TOKENS = 4096
+#: How many tokens ``features`` reads on a CPU unless told otherwise: the model's global-attention layers
+#: grow with the square of the length, and 32k tokens take minutes on two cores; this many take seconds.
+CPU_TOKEN_LIMIT = 8192
 
 
 def _load_sae(spec, device=None):
@@ -173,30 +176,40 @@ class Scope:
             return [sae]
         raise ValueError("that SAE is not hooked into this Scope: add it with scope.add_sae(sae)")
 
-    def features(self, text, *, k: int = 32, sae=None, batch_size: int = 8):
+    def feature_token_limit(self, max_tokens: int | None = None) -> int:
+        """How many tokens ``features`` reads: ``max_tokens`` when given (at most the model's context),
+        else the model's context on a GPU and ``CPU_TOKEN_LIMIT`` on the CPU."""
+        if max_tokens is not None:
+            return min(check_k(max_tokens, "max_tokens"), self.max_tokens)
+        return self.max_tokens if self.device.type != "cpu" else min(CPU_TOKEN_LIMIT, self.max_tokens)
+
+    def features(self, text, *, k: int = 32, sae=None, batch_size: int = 8, max_tokens: int | None = None):
         """SAE features of ``text`` per token.
 
         ``text`` is a string (returns ``FeatureActivations``) or a list of strings (a list, batched).
         ``sae`` picks the SAE: None for the primary one, a name, an index, or ``"all"`` for a dict
         ``{name: FeatureActivations}`` of every hooked SAE, all from one forward pass that stops after the
         deepest hooked layer. ``k`` is how many features are kept per token (any feature stays exact
-        through ``acts.feature(i)``).
+        through ``acts.feature(i)``). A longer text than ``feature_token_limit(max_tokens)`` (8,192 tokens on
+        a CPU, the model's context on a GPU) is cut, with a warning that says how to read more; the forward
+        pass can be interrupted (Ctrl-C, the kernel's stop button) and leaves the model as it was.
         """
         check_k(k)
+        limit = self.feature_token_limit(max_tokens)
         if isinstance(text, str):
-            return self._features_batch([check_text(text)], k, sae)[0]
+            return self._features_batch([check_text(text)], k, sae, limit)[0]
         if not isinstance(text, Sequence) or not text:
             raise ValueError("features() takes a string or a non-empty list of strings")
         texts = [check_text(t, f"text {i}") for i, t in enumerate(text)]
         out = []
         for start in range(0, len(texts), max(1, int(batch_size))):
-            out.extend(self._features_batch(texts[start : start + batch_size], k, sae))
+            out.extend(self._features_batch(texts[start : start + batch_size], k, sae, limit))
         return out
 
-    def _features_batch(self, texts: list[str], k: int, sae):
+    def _features_batch(self, texts: list[str], k: int, sae, limit: int):
         saes = self.resolve_saes(sae)
         refs = {s.name: r for s in saes if (r := self._reference(s)) is not None}
-        per_text = extract(self.model, self.tokenizer, saes, texts, k, self.max_tokens, refs)
+        per_text = extract(self.model, self.tokenizer, saes, texts, k, limit, refs, cut_hint=self.max_tokens if limit < self.max_tokens else None)
         return [per_sae if sae == "all" else per_sae[saes[0].name] for per_sae in per_text]
 
     def _reference(self, sae):

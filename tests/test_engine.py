@@ -350,3 +350,20 @@ def test_scope_load_from_a_hub_cache_offline(tmp_path, monkeypatch):
     assert scope.sae.layer == 2 and scope.sae.d_sae == 48 and scope.model.dtype == torch.float32
     acts = scope.features(TEXT)
     np.testing.assert_allclose(acts.dense(), Scope(model, tok, sae).features(TEXT).dense(), rtol=1e-5, atol=1e-6)
+
+
+def test_long_texts_are_cut_on_the_cpu_with_advice_and_the_limit_can_be_raised(scope, monkeypatch):
+    import scope_widgets.scope as S
+
+    monkeypatch.setattr(S, "CPU_TOKEN_LIMIT", 40)
+    text = "w " * 50  # 101 tokens with BOS (one per character)
+    with pytest.warns(UserWarning, match=r"only the first 40 are used.*max_tokens= up to"):
+        acts = scope.features(text)
+    assert acts.truncated and acts.n_tokens == 40
+    assert scope.feature_token_limit() == 40 and scope.feature_token_limit(60) == 60
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = scope.features(text, max_tokens=200)
+    assert not full.truncated and full.n_tokens == 101
+    with pytest.raises(ValueError, match="max_tokens"):
+        scope.features(text, max_tokens=0)

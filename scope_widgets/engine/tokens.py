@@ -18,10 +18,12 @@ def pad_id(tokenizer) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
 
-def encode(tokenizer, text: str, limit: int | None = None, warn: bool = False, reserve: int = 0) -> tuple[list[int], bool]:
+def encode(tokenizer, text: str, limit: int | None = None, warn: bool = False, reserve: int = 0,
+           hint: int | None = None) -> tuple[list[int], bool]:
     """``(ids with BOS, truncated?)``: the text's token ids cut to ``limit - reserve``.
 
-    With ``warn`` a cut text raises a ``UserWarning`` that says how many tokens were dropped.
+    With ``warn`` a cut text raises a ``UserWarning`` that says how many tokens were dropped (and, with
+    ``hint``, that ``max_tokens=`` up to that many reads more).
     """
     ids = list(tokenizer(text, add_special_tokens=True)["input_ids"])
     if limit is None:
@@ -33,7 +35,8 @@ def encode(tokenizer, text: str, limit: int | None = None, warn: bool = False, r
         warnings.warn(
             f"the text has {len(ids)} tokens, more than the {keep} this model can read"
             + (f" while leaving room for {reserve} new tokens" if reserve else "")
-            + f"; only the first {keep} are used",
+            + f"; only the first {keep} are used"
+            + (f" (pass max_tokens= up to {hint} to read more, at the cost of time on a CPU)" if hint else ""),
             stacklevel=3,
         )
     return ids[:keep], True

@@ -19,14 +19,15 @@ __all__ = ["extract", "text_maxima"]
 
 def extract(
     model, tokenizer, saes: Sequence, texts: Sequence[str], k: int, max_tokens: int,
-    references: dict[str, FeatureReference] | None = None,
+    references: dict[str, FeatureReference] | None = None, cut_hint: int | None = None,
 ) -> list[dict[str, FeatureActivations]]:
     """For each text, ``{sae name: FeatureActivations}`` from one forward pass over the whole batch.
 
-    Texts longer than ``max_tokens`` are cut with a warning (``acts.truncated``). Right padding keeps
+    Texts longer than ``max_tokens`` are cut with a warning (``acts.truncated``; with ``cut_hint`` it says
+    that ``max_tokens=`` up to that many reads more). Right padding keeps
     every real token's position, so a batch gives each text exactly what it gets alone.
     """
-    encoded = [encode(tokenizer, t, max_tokens, warn=True) for t in texts]
+    encoded = [encode(tokenizer, t, max_tokens, warn=True, hint=cut_hint) for t in texts]
     lengths = [len(ids) for ids, _ in encoded]
     input_ids, mask = pad_batch([ids for ids, _ in encoded], pad_id(tokenizer))
     device = next(model.parameters()).device
