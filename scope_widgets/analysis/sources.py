@@ -126,6 +126,8 @@ def shipped_dashboards(directory: str | os.PathLike = DEFAULT_DASHBOARDS_DIR) ->
 
 
 def _is_shipped_for(sae) -> bool:
+    """Whether the shipped dashboards were made for this very SAE (its name and weights' fingerprint):
+    the one test of "is this the default SAE", used for its dashboards, labels and reference levels."""
     meta_path = DEFAULT_DASHBOARDS_DIR / META_FILE
     if not meta_path.is_file():
         return False
@@ -145,7 +147,7 @@ def dashboards_for(model, tokenizer, sae, *, progress: bool = True) -> Dashboard
             return cached
         source = None
         shipped = shipped_dashboards()
-        if shipped is not None and shipped.meta.get("sae_fingerprint") == sae_fingerprint(sae):
+        if shipped is not None and _is_shipped_for(sae):
             source = shipped
         elif getattr(sae, "examples_path", None):
             source = GemmaScopeExamples(sae.examples_path)
