@@ -106,4 +106,4 @@ def test_lexicon_lemmas_and_shared_meaning():
     assert auto_label(ex, [" bark"], lex=lex) == "dog: dog / puppy / terrier → bark"
     generic = [(" the", " of", 5.0), (" a", " in", 4.0), (" it", " x", 4.0), (" was", " y", 3.0), (" on", " z", 3.0)]
     windows = [["The", " dog", " barked"], [" my", " dog"], [" a", " dog"], [" dogs", " play"], [" cat"]]
-    assert auto_label(generic, [], contexts=windows, lex=lex) == "the (text about dog)"
+    assert auto_label(generic, [], contexts=windows, lex=lex) == "the / a / it … (text about dog)"

@@ -267,7 +267,10 @@ def test_auto_label_from_tokens_and_logits():
     examples = [(" Paris", " in", 5.0), ("Paris", " of", 4.0), (" France", " in", 3.0), (" France", " of", 2.5), (" Lyon", " in", 1.0)]
     assert auto_label(examples, [" French", " Paris", "<unused5>"]) == "Paris / France → French"
     # nothing repeats, but the token before does
-    assert auto_label([("a", "(", 3.0), ("b", "(", 2.0), ("c", "(", 1.5), ("d", " x", 1.0)], [")"]) == "after ( → )"
+    assert auto_label([("a", "(", 3.0), ("b", "(", 2.0), ("c", "(", 1.5), ("d", " x", 1.0)], [")"]) == "a / b / c … (after () → )"
+    # a class of words between the same neighbours: its words, then where it sits
+    heads = [(" malt", "\n\n", 6.0), (" birch", "\n\n", 5.0), (" pug", "\n\n", 5.0), ("lib", "_", 4.0), (" ash", "\n\n", 4.0)]
+    assert auto_label(heads, nexts=[":", ":", " (", "'", ":"]) == "malt / birch / pug … (after \\n, before :)"
     assert auto_label([], [" x"]) is None
     assert auto_label([("\n", ".", 1.0), ("\n", "!", 1.0)]) == "\\n"
 

@@ -68,16 +68,19 @@ def _key(word: str, lex) -> str:
 
 
 def auto_label(examples: Sequence[tuple[str, str | None, float]], promoted: Sequence[str] = (), max_parts: int = 3,
-               contexts: Sequence[Sequence[str]] | None = None, lex=None) -> str | None:
+               contexts: Sequence[Sequence[str]] | None = None, lex=None, nexts: Sequence[str | None] | None = None) -> str | None:
     """A short automatic label from a feature's top examples, their context and its promoted tokens.
 
     ``examples`` are ``(max_token, previous_token, activation)``; ``contexts`` (optional) each example's
-    window of token strings; ``promoted`` the tokens its decoder direction promotes most; ``lex`` an
+    window of token strings and ``nexts`` the token after each max token; ``promoted`` the tokens its
+    decoder direction promotes most; ``lex`` an
     optional :class:`~.lexicon.Lexicon`. The label lists the words it fires on most often (weighted by
     activation; inflections and capitalisation merged), prefixed by what they share when the lexicon
     knows (``"edible fruit: apple / banana / pear"``), ``"after X"`` when what repeats is the token before,
-    ``"(text about Y)"`` when the firing tokens vary but a content word recurs around them, and
-    ``"→ Z"`` for what it promotes: ``"Paris / France → French"``. None for a feature with no examples.
+    ``"(text about Y)"`` when the firing tokens vary but a content word recurs around them, ``"…"`` after
+    a few of its words when none repeats (a class of words, not one word), ``"(before X)"`` when what
+    repeats is the token after, and ``"→ Z"`` for what it promotes: ``"Paris / France → French"``.
+    None for a feature with no examples.
     """
     if not examples:
         return None
@@ -117,12 +120,21 @@ def auto_label(examples: Sequence[tuple[str, str | None, float]], promoted: Sequ
     else:
         keys = [k for k, _ in words.most_common() if count[k] >= need][:max_parts]
         parts = [shown(k) for k in keys]
-        if len(parts) < 2 and prev:
+        if not parts and words:  # nothing repeats: a few of its words, and "…" (it is a class of words)
+            distinct = [shown(k) for k, _ in words.most_common(max_parts)]
+            parts = [" / ".join(distinct) + (" …" if len(words) > 1 else "")]
+    where = []  # what repeats around the firing token, when the token itself does not say enough
+    if not head and len(keys) < 2:
+        if prev:
             key, c = prev.most_common(1)[0]
             if c >= max(2, math.ceil(0.4 * n)):
-                parts.append(f"after {prev_shown[key]}")
-        if not parts and words:  # nothing repeats: the strongest example's token
-            parts = [shown(words.most_common(1)[0][0])]
+                where.append(f"after {prev_shown[key]}")
+        nxt = Counter(w for t in (nexts or ()) if t is not None and (w := show_token(t)))
+        if nxt:
+            word, c = nxt.most_common(1)[0]
+            if c >= max(2, math.ceil(0.4 * n)):
+                where.append(f"before {word}")
+    after_tok = f" ({', '.join(where)})" if where else ""
     about = ""
     top_share = count[keys[0]] / n if keys else 0.0
     if contexts and top_share < 0.4 and not head:
@@ -143,7 +155,7 @@ def auto_label(examples: Sequence[tuple[str, str | None, float]], promoted: Sequ
             taken.add(_key(w, lex))
         if len(promo) == 2:
             break
-    label = head + " / ".join(parts) + about
+    label = head + " / ".join(parts) + after_tok + about
     if promo:
         label = f"{label} → {', '.join(promo)}" if label else f"→ {', '.join(promo)}"
     return label[:70] or None

@@ -235,6 +235,8 @@ class Dashboards:
                 promoted,
                 contexts=[[strings(t) for t in ex["token_ids"]] for ex in examples],
                 lex=lex,
+                nexts=[strings(ex["token_ids"][ex["max_pos"] + 1]) if ex["max_pos"] + 1 < len(ex["token_ids"]) else None
+                       for ex in examples],
             ))
         self.auto_labels = labels
         return labels
@@ -256,10 +258,17 @@ class Dashboards:
         os.umask(umask)
         os.chmod(out / ARRAYS_FILE, 0o666 & ~umask)  # safetensors writes 0600; package data must be readable
         atomic_write_json(out / META_FILE, meta, indent=1)
-        if self.auto_labels is not None:
-            atomic_write_json(out / LABELS_FILE, {"source": "auto", "note": "made automatically from top tokens and logit effects",
-                                            "labels": {str(i): s for i, s in enumerate(self.auto_labels) if s}})
+        self.save_labels(out)
         return out
+
+    def save_labels(self, directory: str | os.PathLike) -> None:
+        """Write ``labels.json`` (the automatic labels) alone, e.g. after ``compute_auto_labels`` again."""
+        if self.auto_labels is not None:
+            atomic_write_json(Path(directory).expanduser() / LABELS_FILE, {
+                "source": "auto",
+                "note": "made automatically from the top examples (their words, merged by lemma; a shared WordNet "
+                        "hypernym; the tokens around them) and the logit effects",
+                "labels": {str(i): s for i, s in enumerate(self.auto_labels) if s}}, indent=1)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, tokenizer=None) -> "Dashboards":

@@ -95,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m scope_widgets.analysis",
                                  description="Compute feature dashboards (the shipped ones of the default SAE with --default).")
     ap.add_argument("--default", action="store_true", help="compute the default SAE's dashboards and write them into the package")
+    ap.add_argument("--relabel", action="store_true", help="only remake the automatic labels of the dashboards in --out")
     ap.add_argument("--activations-only", action="store_true",
                     help="only cache the model's activations over the default corpus at --hook (no SAE needed)")
     ap.add_argument("--hook", default=None, help="hook point for --activations-only (default: the bundled SAE's)")
@@ -120,6 +121,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         where = precompute_activations(model, tok, texts, hook, _default_cache_root() / "activations",
                                        batch_size=args.batch_size, max_tokens=512)
         print(f"activations at {hook} cached in {where} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        return
+    if args.relabel:
+        from ..engine.models import default_model_dir
+        from transformers import AutoTokenizer
+
+        dash = Dashboards.load(args.out, AutoTokenizer.from_pretrained(str(default_model_dir())))
+        dash.compute_auto_labels()
+        dash.save_labels(args.out)
+        print(f"relabelled {sum(1 for x in dash.auto_labels if x)} features in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         return
     if not args.default:
         ap.error("pass --default (or --activations-only); call compute_dashboards() from Python for other SAEs")
