@@ -16,7 +16,7 @@ Measured (BOS excluded everywhere):
    max over the sentence's tokens): the best single feature's AUROC per concept, and whether
    ``scope.search(word)``'s top 5 holds a feature with AUROC >= 0.90.
 3. **Steering**: for each concept, the top feature of ``scope.search(word)`` is added (method ``add``) at
-   coefficients the steering panel's slider offers by default (fractions of its range), and, for
+   coefficients the steering panel's slider offers by default (0.1 to 0.5 of its bound), and, for
    comparison, the difference-of-means direction of the same texts, at the same layer and the same
    coefficients; greedy, 25 new tokens, after each of 3 neutral prompts. Success for a concept: at one
    coefficient, at least 2 of the 3 continuations mention it (its ``mention`` pattern) in fluent,
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 import time
@@ -38,7 +37,7 @@ import torch
 DATA = Path(__file__).resolve().parents[1] / "scope_widgets" / "data" / "eval"
 FLUENT_NLL = 5.0  # nats per token under the unsteered model
 MAX_REPEAT = 0.35
-FRACTIONS = (0.25, 0.5, 0.75, 1.0)  # of the slider's default range
+FRACTIONS = (0.1, 0.2, 0.3, 0.5)  # of the slider's default bound (3x scope.steering_scale, rounded up)
 
 
 def log(*a):
@@ -156,14 +155,16 @@ def judge(scope, prompt: str, text: str, pattern: str) -> dict:
 
 
 def steer_concept(scope, concept: dict, prompts: list[str], feature: int, direction, positions: str, fractions) -> dict:
-    """Feature and direction steering of one concept at the slider's coefficients; the best of each."""
+    """Feature (and, when ``direction`` is given, direction) steering of one concept at coefficients the
+    slider offers; success when one coefficient works for 2 of the 3 prompts."""
     from scope_widgets.widgets._steering import slider_limit
 
     sae = scope.sae
-    limit_f = slider_limit(scope, feature)
-    limit_d = slider_limit(scope, None)
+    kinds = [("feature", sae.W_dec[feature].detach().float(), slider_limit(scope, feature))]
+    if direction is not None:
+        kinds.append(("direction", direction.vector.float(), slider_limit(scope, None)))
     out = {}
-    for kind, unit, limit in (("feature", sae.W_dec[feature].detach().float(), limit_f), ("direction", direction.vector.float(), limit_d)):
+    for kind, unit, limit in kinds:
         coefs = [f * limit for f in fractions]
         rows = [(c, p) for c in coefs for p in prompts]
         vectors = torch.stack([c * unit for c, _ in rows])
@@ -230,18 +231,19 @@ def main(argv=None) -> dict:
     log("steering ...")
     fractions = FRACTIONS[1::2] if args.quick else FRACTIONS
     steering = {}
-    for positions in args.positions.split(","):
+    directions = {c["name"]: scope.direction(c["word"]) for c in concepts}
+    for i, positions in enumerate(args.positions.split(",")):
         per_concept = []
         for c, r in zip(concepts, rows):
             feature = r["search_top5"][0][0]
-            direction = scope.direction(c["word"])
-            res = steer_concept(scope, c, prompts, feature, direction, positions, fractions)
+            # directions at the first positions listed (the panel's default), features at every one
+            res = steer_concept(scope, c, prompts, feature, directions[c["name"]] if i == 0 else None, positions, fractions)
             per_concept.append({"concept": c["name"], "feature": feature, **res})
-            log(f"  [{positions}] {c['name']}: feature {res['feature']['success']} @ {res['feature']['coefficient']}, "
-                f"direction {res['direction']['success']} @ {res['direction']['coefficient']}")
+            log(f"  [{positions}] {c['name']}: feature {res['feature']['success']} @ {res['feature']['coefficient']}"
+                + (f", direction {res['direction']['success']} @ {res['direction']['coefficient']}" if "direction" in res else ""))
         steering[positions] = {
             "feature_successes": sum(p["feature"]["success"] for p in per_concept),
-            "direction_successes": sum(p["direction"]["success"] for p in per_concept),
+            "direction_successes": sum(p["direction"]["success"] for p in per_concept) if i == 0 else None,
             "n": len(per_concept), "per_concept": per_concept,
         }
     report["steering"] = steering
@@ -262,7 +264,8 @@ def summary(report: dict) -> str:
     lines.append(f"concepts | {s['n']} | best feature AUROC >= 0.95: {s['best_auroc_ge_0.95']:.0%} | "
                  f"search top-5 AUROC >= 0.90: {s['search_top5_ge_0.90']:.0%}")
     for pos, st in report["steering"].items():
-        lines.append(f"steering ({pos}) | features {st['feature_successes']}/{st['n']} | directions {st['direction_successes']}/{st['n']}")
+        d = f" | directions {st['direction_successes']}/{st['n']}" if st["direction_successes"] is not None else ""
+        lines.append(f"steering ({pos}) | features {st['feature_successes']}/{st['n']}{d}")
     return "\n".join(lines)
 
 

@@ -264,13 +264,15 @@ class Scope:
     def direction(self, concept: str | None = None, *, examples: Sequence[str] | None = None,
                   against: Sequence[str] | None = None, sae=None):
         """A concept direction for steering: the mean activation of texts about the concept minus that of
-        ``against`` (default: the built-in background), at the SAE's hook point, unit length.
+        ``against``, at the SAE's hook point, unit length.
 
-        ``scope.direction("dog")`` uses the same texts as ``search("dog")``; ``examples=[...]`` your own.
+        ``scope.direction("dog")`` uses the same texts as ``search("dog")`` against the same frames and texts
+        about "everyday things" (so only the concept differs); ``examples=[...]`` your own texts, against
+        ``against`` or by default the built-in background.
         Steer with it like a feature: ``scope.generate(p, steer={d: 0.1 * d.scale})``.
         """
         from .analysis import concept_direction
-        from .analysis.search import concept_texts
+        from .analysis.search import concept_texts, neutral_texts
 
         target = self.resolve_saes(sae)[0]
         if examples is None:
@@ -278,6 +280,9 @@ class Scope:
                 raise ValueError("direction needs a concept word or examples=[...]")
             frames, about = concept_texts(self.model, self.tokenizer, check_text(concept, "the concept").strip())
             examples, name = frames + about, concept.strip()
+            if against is None:  # the same frames and kind of text about nothing in particular: only the concept differs
+                neutral_frames, neutral_about = neutral_texts(self.model, self.tokenizer)
+                against = neutral_frames + neutral_about
         else:
             examples = [check_text(t, f"example {i}") for i, t in enumerate(_as_list(examples, "examples"))]
             name = concept or f"examples ({len(examples)} texts)"

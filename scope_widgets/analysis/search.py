@@ -30,7 +30,7 @@ from ..steering import Direction
 from .background import BACKGROUND
 from .records import SearchHit
 
-__all__ = ["WORD_FRAMES", "auroc", "separating", "search_word", "concept_texts", "concept_direction", "typical_norm"]
+__all__ = ["WORD_FRAMES", "auroc", "separating", "search_word", "concept_texts", "neutral_texts", "concept_direction", "typical_norm"]
 
 #: Neutral frames the searched word is read in.
 WORD_FRAMES = (
@@ -51,6 +51,10 @@ ABOUT_PROMPTS = (
 _MAX_TOKENS = 256
 _background_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> {text: maxima}
 _norm_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> median token norm
+_neutral_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> (frames, about) of NEUTRAL_TOPIC
+#: What the word's texts are contrasted with, written the same way: the model's style of writing "about
+#: something" then cancels out, and what is left is the concept.
+NEUTRAL_TOPIC = "everyday things"
 
 
 def auroc(pos: torch.Tensor, neg: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
@@ -136,6 +140,13 @@ def concept_texts(model, tokenizer, word: str, n_about: int = len(ABOUT_PROMPTS)
     return frames, [t for t in about if len(t) > 10]
 
 
+def neutral_texts(model, tokenizer) -> tuple[list[str], list[str]]:
+    """``concept_texts`` of :data:`NEUTRAL_TOPIC` (computed once per model)."""
+    if model not in _neutral_cache:
+        _neutral_cache[model] = concept_texts(model, tokenizer, NEUTRAL_TOPIC)
+    return _neutral_cache[model]
+
+
 def _logit_bonus(model, tokenizer, sae, word: str) -> torch.Tensor:
     """In [0, 1]: how far each feature's logit effect on the word's first token stands above its mean
     over the vocabulary, in units of the largest z-score a random direction reaches."""
@@ -158,16 +169,19 @@ def _logit_bonus(model, tokenizer, sae, word: str) -> torch.Tensor:
 
 
 def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = True, labels=None) -> list[SearchHit]:
-    """Features selective for ``word``: AUROC of the word in neutral frames (and, with ``generate``, of
-    texts the model writes about it) against the background, plus 0.1 x a logit bonus for features that
-    promote the word. ``hit.extra`` has ``auroc_word``, ``auroc_about`` and ``mean_in``/``mean_out``."""
+    """Features selective for ``word``: AUROC of the word in neutral frames against the background and,
+    with ``generate``, of texts the model writes about it against the background and its texts about
+    :data:`NEUTRAL_TOPIC` (so features of its writing style cancel out), plus 0.1 x a logit bonus for
+    features that promote the word. ``hit.extra`` has ``auroc_word``, ``auroc_about`` and ``mean_in``/``mean_out``."""
     frames, about = concept_texts(model, tokenizer, word, len(ABOUT_PROMPTS) if generate else 0)
     _, neg = _background(model, tokenizer, sae, exclude=word)
     pos_w = _maxima(model, tokenizer, sae, frames)
     a_word = auroc(pos_w, neg)
     if about:
         pos_a = _maxima(model, tokenizer, sae, about)
-        a_about = auroc(pos_a, neg)
+        # the model's texts about the word against the background and its texts about nothing in particular
+        neg_a = torch.cat([neg, _maxima(model, tokenizer, sae, neutral_texts(model, tokenizer)[1])])
+        a_about = auroc(pos_a, neg_a)
         pos = torch.cat([pos_w, pos_a])
         a = 0.5 * (a_word + a_about)
     else:
