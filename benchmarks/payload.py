@@ -148,9 +148,9 @@ def run(subject, *, quick: bool = False) -> Result:
         log(f"  [3] {r['what']} k={r['k']}: {r['bytes / token']} B/token, {r['bytes / (token, feature)']} B/pair, "
             f"{r['json floats']} JSON floats")
     ok = all(r["bytes / (token, feature)"] <= TARGET and r["json floats"] == 0 for r in rows)
-    widget_rows = [r for r in rows if not r["what"].startswith("FeatureActivations")]
+    widget_rows = [r for r in rows if not r["what"].startswith("widgets.wire.top_k_buffers")]
     status = STATUS_OK if ok else STATUS_MISSED
-    buf = [r for r in rows if r["what"].startswith("FeatureActivations")]
+    buf = [r for r in rows if r["what"].startswith("widgets.wire.top_k_buffers")]
     headline = (f"top_k_buffers: {min(r['bytes / (token, feature)'] for r in buf):.2f}-"
                 f"{max(r['bytes / (token, feature)'] for r in buf):.2f} B per (token, feature), "
                 f"{sum(r['json floats'] for r in buf)} JSON floats")

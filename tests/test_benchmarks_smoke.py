@@ -95,7 +95,7 @@ def test_generation_benchmark(subject):
 
 def test_payload_benchmark_sizes_are_exact(subject):
     result = payload.run(subject)
-    buffers = [r for r in result.rows if r["what"].startswith("FeatureActivations")]
+    buffers = [r for r in result.rows if r["what"].startswith("widgets.wire.top_k_buffers")]
     assert [r["k"] for r in buffers] == list(payload.KS)
     assert all(r["bytes / (token, feature)"] == 8.0 and r["json floats"] == 0 for r in buffers)
     assert payload.count_json_floats({"a": [1, 2.5, {"b": 3.0}], "c": True}) == 2

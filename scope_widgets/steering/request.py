@@ -23,7 +23,7 @@ __all__ = ["METHODS", "POSITIONS", "DEFAULT_POSITIONS", "MAX_ABS_COEFFICIENT", "
 
 METHODS = ("add", "clamp", "ablate")
 POSITIONS = ("all", "prompt", "generated")
-MAX_ABS_COEFFICIENT = 1e4  # beyond this a coefficient is a typo, not an experiment
+MAX_ABS_COEFFICIENT = 1e5  # beyond this a coefficient is a typo, not an experiment (layer-9 norms are ~7,000)
 #: Where the steering panel steers unless told otherwise: measured on the default SAE (docs/default_sae.md).
 DEFAULT_POSITIONS = "all"
 

@@ -84,8 +84,9 @@ def column_bytes(acts: Any, feature: int) -> bytes:
     return np.ascontiguousarray(acts.feature(int(feature)), dtype="<f4").tobytes()
 
 
-def tooltip_feature_ids(acts: Any, per_token: int = 6) -> list[int]:
-    """Features the browser shows without asking: each token's top few."""
+def tooltip_feature_ids(acts: Any, per_token: int = 16) -> list[int]:
+    """Features the browser lists without asking, whose labels it needs: each token's top 16 (a clicked
+    token lists its top features; ``MAX_LABELS`` caps the total)."""
     top = np.asarray(acts.top_ids)[:, :per_token]
     vals = np.asarray(acts.top_values)[:, :per_token]
     return [int(i) for i in np.unique(top[vals > 0])]
