@@ -46,21 +46,13 @@ def log(*a):
 
 # ------------------------------------------------------------------------------------------ reading
 def reading(scope, texts: list[str], name: str, n_positions: int = 1500) -> dict:
-    from scope_widgets.training.activations import make_windows
+    from scope_widgets.engine.tokens import pad_id
+    from scope_widgets.training.activations import collect_activations, make_windows
     from scope_widgets.training.evaluate import activation_metrics, loss_recovered
-    from scope_widgets.engine import hooks
-    from scope_widgets.engine.tokens import pad_batch, pad_id
 
     sae, tok, model = scope.sae, scope.tokenizer, scope.model
     windows = make_windows(tok, texts, 256, max_windows_per_doc=8)
-    xs = []
-    for i in range(0, len(windows), 8):
-        ids, mask = pad_batch(windows[i : i + 8], pad_id(tok))
-        x = hooks.capture_activations(model, [sae.hook_point_in], ids, mask)[sae.hook_point_in]
-        keep = mask.bool().clone()
-        keep[:, 0] = False
-        xs.append(x[keep].float())
-    x = torch.cat(xs)
+    x = collect_activations(model, windows, sae.hook_point_in, 1 << 62, batch=8, pad_id=pad_id(tok), progress=False).x
     params = {k: v.detach().float() for k, v in sae.named_parameters() if v is not None}
     std = x.std(0).clamp_min(1e-6)
     m = activation_metrics(params, [x], std)

@@ -32,29 +32,25 @@ export function getIntList(model: WidgetModel, name: string): number[] {
   return Array.isArray(v) ? v.filter((x): x is number => typeof x === "number" && Number.isInteger(x)) : [];
 }
 
-/** A dict trait keyed by feature id (JSON object keys are strings). */
-export function getNumberMap(model: WidgetModel, name: string): Map<number, number> {
-  const out = new Map<number, number>();
+/** A dict trait keyed by feature id (JSON object keys are strings), keeping the values `accept` takes. */
+function getFeatureMap<V>(model: WidgetModel, name: string, accept: (value: unknown) => value is V): Map<number, V> {
+  const out = new Map<number, V>();
   const v = model.get(name);
   if (v && typeof v === "object" && !Array.isArray(v)) {
     for (const [key, value] of Object.entries(v as Record<string, unknown>)) {
       const id = Number(key);
-      if (Number.isInteger(id) && typeof value === "number" && Number.isFinite(value)) out.set(id, value);
+      if (Number.isInteger(id) && accept(value)) out.set(id, value);
     }
   }
   return out;
 }
 
+export function getNumberMap(model: WidgetModel, name: string): Map<number, number> {
+  return getFeatureMap(model, name, (x): x is number => typeof x === "number" && Number.isFinite(x));
+}
+
 export function getStringMap(model: WidgetModel, name: string): Map<number, string> {
-  const out = new Map<number, string>();
-  const v = model.get(name);
-  if (v && typeof v === "object" && !Array.isArray(v)) {
-    for (const [key, value] of Object.entries(v as Record<string, unknown>)) {
-      const id = Number(key);
-      if (Number.isInteger(id) && typeof value === "string" && value !== "") out.set(id, value);
-    }
-  }
-  return out;
+  return getFeatureMap(model, name, (x): x is string => typeof x === "string" && x !== "");
 }
 
 /** Set traits locally (listeners fire at once) and queue them for the kernel. */

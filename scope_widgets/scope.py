@@ -252,8 +252,8 @@ class Scope:
         if examples is not None:
             if query is not None:
                 raise ValueError("give a query word or examples=..., not both")
-            texts = [check_text(t, f"example {i}") for i, t in enumerate(_as_list(examples, "examples"))]
-            negs = None if against is None else [check_text(t, f"counter-example {i}") for i, t in enumerate(_as_list(against, "against"))]
+            texts = _checked_texts(examples, "examples", "example")
+            negs = None if against is None else _checked_texts(against, "against", "counter-example")
             return separating(self.model, self.tokenizer, target, texts, negs, k, labels)
         if query is None:
             raise ValueError("search needs a query word (scope.search('dog')) or example texts (scope.search(examples=[...]))")
@@ -284,9 +284,9 @@ class Scope:
                 neutral_frames, neutral_about = neutral_texts(self.model, self.tokenizer)
                 against = neutral_frames + neutral_about
         else:
-            examples = [check_text(t, f"example {i}") for i, t in enumerate(_as_list(examples, "examples"))]
+            examples = _checked_texts(examples, "examples", "example")
             name = concept or f"examples ({len(examples)} texts)"
-        negs = None if against is None else [check_text(t, f"counter-example {i}") for i, t in enumerate(_as_list(against, "against"))]
+        negs = None if against is None else _checked_texts(against, "against", "counter-example")
         return concept_direction(self.model, self.tokenizer, target, examples, negs, name=name)
 
     def steering_scale(self, feature: int | None = None, sae=None) -> float:
@@ -294,13 +294,13 @@ class Scope:
         tenth of a typical activation's norm at the hook point (the steering panel's sliders span about
         three times this). ``feature=None`` gives that tenth alone, the scale for concept directions."""
         from .analysis.search import typical_norm
+        from .analysis.sources import max_activation
 
         target = self.resolve_saes(sae)[0]
         floor = 0.1 * typical_norm(self.model, self.tokenizer, target)
         if feature is None:
             return floor
-        data = self.dashboard(feature, sae=target)
-        return max(float(data.max_activation or 0.0), floor)
+        return max(max_activation(self.model, self.tokenizer, target, feature), floor)
 
     def label(self, feature: int, sae=None) -> str | None:
         """A feature's label: the user's own if set, else the automatic one (or None)."""
@@ -388,10 +388,11 @@ class Scope:
         return GenerationStream(run, self.tokenizer, context)
 
 
-def _as_list(texts, what: str) -> list:
+def _checked_texts(texts, what: str, each: str) -> list[str]:
+    """A non-empty list of non-empty strings (``what`` names the argument, ``each`` one of its texts)."""
     if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
         raise ValueError(f"{what} must be a non-empty list of texts")
-    return list(texts)
+    return [check_text(t, f"{each} {i}") for i, t in enumerate(texts)]
 
 
 def _is_pair(value) -> bool:

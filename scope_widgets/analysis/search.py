@@ -194,21 +194,13 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
 
 def _token_means(model, tokenizer, hook_point: str, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean activation at ``hook_point`` over the texts' non-BOS tokens, and the median token norm."""
-    device = next(model.parameters()).device
-    total, count, norms = None, 0, []
     bos = getattr(tokenizer, "bos_token_id", None)
+    rows = []
     for start in range(0, len(texts), 16):
-        rows = [encode(tokenizer, t, _MAX_TOKENS)[0] for t in texts[start : start + 16]]
-        ids, mask = pad_batch(rows, pad_id(tokenizer))
-        keep = mask.bool().clone()
-        if bos is not None:
-            keep[:, 0] &= ids[:, 0] != bos
-        x = hooks.capture_activations(model, [hook_point], ids.to(device), mask.to(device))[hook_point]
-        x = x[keep.to(x.device)].float()
-        total = x.sum(0) if total is None else total + x.sum(0)
-        count += x.shape[0]
-        norms.append(x.norm(dim=-1).cpu())
-    return total / max(1, count), torch.cat(norms).median()
+        ids, mask = pad_batch([encode(tokenizer, t, _MAX_TOKENS)[0] for t in texts[start : start + 16]], pad_id(tokenizer))
+        rows.append(hooks.capture_token_rows(model, hook_point, ids, mask, bos_id=bos))
+    x = torch.cat(rows)
+    return x.mean(0), x.norm(dim=-1).median()
 
 
 def concept_direction(model, tokenizer, sae, examples: Sequence[str], against: Sequence[str] | None = None,

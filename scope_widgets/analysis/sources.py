@@ -25,7 +25,7 @@ from .records import FeatureDashboardData
 from .stats import sae_fingerprint
 
 __all__ = ["DEFAULT_DASHBOARDS_DIR", "SAMPLE_TEXTS", "builtin_texts", "shipped_dashboards", "dashboards_for",
-           "feature_labels", "feature_dashboard", "reference_for", "reference_from"]
+           "feature_labels", "feature_dashboard", "max_activation", "reference_for", "reference_from"]
 
 DEFAULT_DASHBOARDS_DIR = Path(__file__).resolve().parents[1] / "data" / "default_dashboards"
 
@@ -198,6 +198,17 @@ def feature_dashboard(model, tokenizer, sae, feature: int) -> FeatureDashboardDa
     data = source.feature(feature, tokenizer)
     data.label, data.label_source = known
     return data
+
+
+def max_activation(model, tokenizer, sae, feature: int) -> float:
+    """One feature's maximum activation over its dashboard source: ``feature_dashboard(...).max_activation``
+    without building the rest of the dashboard (examples, histogram, logit effects)."""
+    feature = check_feature(feature, sae.d_sae, sae.name)
+    source = dashboards_for(model, tokenizer, sae)
+    if isinstance(source, GemmaScopeExamples):
+        acts = source.all_activations(feature)
+        return float(acts.max()) if len(acts) else 0.0
+    return float(source.max_activation[feature])
 
 
 def reference_for(sae) -> FeatureReference | None:

@@ -221,3 +221,18 @@ def capture_activations(
     if missing:
         raise RuntimeError(f"the forward pass never reached the hook points {missing}")
     return captured
+
+
+def capture_token_rows(model: nn.Module, hook_point: str, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                       bos_id: int | None = None) -> torch.Tensor:
+    """The activation at ``hook_point`` of every real token of a right-padded batch, BOS left out:
+    ``[n, d]`` float32 on the CPU, rows in batch order. Position 0 is BOS when ``bos_id`` is None (windows
+    that always start with it); otherwise only where the id there is ``bos_id``."""
+    device = next(model.parameters()).device
+    x = capture_activations(model, [hook_point], input_ids.to(device), attention_mask.to(device))[hook_point]
+    keep = attention_mask.bool().clone()
+    if bos_id is None:
+        keep[:, 0] = False
+    else:
+        keep[:, 0] &= input_ids[:, 0] != bos_id
+    return x[keep.to(x.device)].float().cpu()

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, Sequence
 
 import torch
 
-from ..engine.hooks import capture_activations
+from ..engine.hooks import capture_token_rows
 from ..engine.tokens import pad_batch
 
 __all__ = ["Activations", "ActivationStore", "make_windows", "window_batches", "collect_activations"]
@@ -74,14 +74,6 @@ def window_batches(windows: Sequence[list[int]], batch: int, pad_id: int, device
         yield ids.to(device), mask.to(device)
 
 
-def _captured_rows(model, ids, mask, hook_point: str) -> torch.Tensor:
-    """The activation at every real, non-BOS position of a batch, ``[n, d]`` float32 on the CPU."""
-    caps = capture_activations(model, [hook_point], ids, attention_mask=mask, stop_early=True)
-    keep = mask.bool().clone()
-    keep[:, 0] = False  # BOS
-    return caps[hook_point][keep].float().cpu()
-
-
 def collect_activations(
     model, windows: Sequence[list[int]], hook_point: str, max_tokens: int, batch: int = 16, pad_id: int = 0,
     progress: bool = True, desc: str = "collecting activations",
@@ -94,7 +86,7 @@ def collect_activations(
     n_tok = n_win = 0
     bar = tqdm(total=max_tokens, desc=desc, unit="tok", disable=not progress, mininterval=5)
     for ids, mask in window_batches(windows, batch, pad_id, device):
-        rows = _captured_rows(model, ids, mask, hook_point)
+        rows = capture_token_rows(model, hook_point, ids, mask)
         out.append(rows)
         n_tok += len(rows)
         n_win += ids.shape[0]
@@ -152,7 +144,7 @@ class ActivationStore:
             path = self.folder / f"shard_{i:05d}.pt"
             if not path.exists():
                 group = windows[i * per_shard : (i + 1) * per_shard]
-                rows = [_captured_rows(model, ids, mask, hook_point) for ids, mask in window_batches(group, batch, pad_id, device)]
+                rows = [capture_token_rows(model, hook_point, ids, mask) for ids, mask in window_batches(group, batch, pad_id, device)]
                 tmp = path.with_suffix(".tmp")
                 torch.save(torch.cat(rows).to(torch.bfloat16), tmp)
                 tmp.rename(path)

@@ -1,6 +1,6 @@
 """The wire format: how a ``FeatureActivations`` becomes the widgets' synced traits (binary, never JSON floats).
 
-The one description of the bytes (``js/wire.ts`` reads them, and its tests check the same layout):
+The one description of the bytes (``js/binary.ts`` decodes them and ``js/store.ts`` reads the layout):
 
 - ``top_ids``: int32 little-endian, row-major ``[n_tokens, k]``, each token's strongest features first;
 - ``top_values``: float32 little-endian, same shape: their activations;
