@@ -13,6 +13,13 @@ attn_out       ``model.layers.L.self_attn.o_proj.input``           same
 mlp_out        ``model.layers.L.post_feedforward_layernorm.output`` same
 transcoder     ``model.layers.L.pre_feedforward_layernorm.output`` ``model.layers.L.post_feedforward_layernorm.output``
 =============  ==================================================  ==================================================
+
+Input normalisation
+-------------------
+Gemma Scope 1 transcoders (Gemma 2) were trained on the pre-MLP RMSNorm's output *without* its ``(1 + w)``
+gain (the gain was folded into the MLP). No module of the model outputs that, so such an SAE reads the
+norm's input (``model.layers.L.pre_feedforward_layernorm.input``) and normalises it itself:
+``input_norm="rms"`` makes ``encode`` compute ``x * rsqrt(mean(x**2) + input_norm_eps)`` in float32 first.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from typing import Any
 SITES: tuple[str, ...] = ("resid_post", "attn_out", "mlp_out", "transcoder")
 TYPES: tuple[str, ...] = ("sae", "transcoder")
 ARCHITECTURES: tuple[str, ...] = ("jump_relu",)
+INPUT_NORMS: tuple[str, ...] = ("rms",)  # what `input_norm` may say besides None
+GEMMA_RMS_EPS = 1e-6  # rms_norm_eps of Gemma 2 and Gemma 3
 DEFAULT_LAYERS_PREFIX = "model.layers"
 
 # Gemma Scope 2 folder families -> site (the `_all` variants hold every layer).
@@ -62,7 +71,7 @@ _GS2_KEYS = (
     "type",
 )
 # Our own extension keys, written by save_pretrained so a saved SAE reads back identically.
-_OWN_KEYS = ("site", "name", "layer")
+_OWN_KEYS = ("site", "name", "layer", "input_norm", "input_norm_eps")
 
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)(?:\.|$)")
 _FOLDER_LAYER_RE = re.compile(r"(?:^|[/_])layer_(\d+)(?:[/_]|$)")
@@ -84,6 +93,19 @@ def default_hook_points(site: str, layer: int, prefix: str = DEFAULT_LAYERS_PREF
     if site == "mlp_out":
         return f"{base}.post_feedforward_layernorm.output", f"{base}.post_feedforward_layernorm.output"
     return f"{base}.pre_feedforward_layernorm.output", f"{base}.post_feedforward_layernorm.output"
+
+
+def gainless_mlp_input(layer: int, prefix: str = DEFAULT_LAYERS_PREFIX) -> dict[str, Any]:
+    """The SAEConfig fields of an SAE that reads the pre-MLP RMSNorm's output *without* its ``(1 + w)``
+    gain, as Gemma Scope 1 transcoders (their model card: the gain was folded into the MLP) and SAELens'
+    ``blocks.L.ln2.hook_normalized`` do. No module outputs that, so the SAE reads the norm's input and
+    applies the gainless norm itself, with Gemma's eps."""
+    _check_layer(layer)
+    return {
+        "hook_point_in": f"{prefix}.{layer}.pre_feedforward_layernorm.input",
+        "input_norm": "rms",
+        "input_norm_eps": GEMMA_RMS_EPS,
+    }
 
 
 def layer_from_hook(hook: str | None) -> int | None:
@@ -115,7 +137,7 @@ def site_from_hook(hook_in: str | None, hook_out: str | None = None, type: str =
     if type == "transcoder":
         return "transcoder"
     hook = hook_out or hook_in or ""
-    if hook_in and hook_in.endswith(".pre_feedforward_layernorm.output"):
+    if hook_in and re.search(r"\.pre_feedforward_layernorm\.(?:input|output)$", hook_in):
         return "transcoder"
     if hook.endswith(".self_attn.o_proj.input"):
         return "attn_out"
@@ -145,6 +167,16 @@ def _check_layer(layer: Any) -> None:
         raise ValueError(f"layer must be an int >= 0, got {layer!r}")
 
 
+def _check_input_norm(norm: Any, eps: Any) -> None:
+    if norm is not None and norm not in INPUT_NORMS:
+        raise ValueError(
+            f"unknown input_norm {norm!r}: use None (the SAE reads the hook's activation as it is) or 'rms' "
+            "(an RMSNorm without gain, as Gemma Scope 1 transcoders need)"
+        )
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
+        raise ValueError(f"input_norm_eps must be a positive number, got {eps!r}")
+
+
 def _check_width(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -172,6 +204,8 @@ class SAEConfig:
     model_name: str | None = None  # e.g. "google/gemma-3-1b-pt"
     l0: float | None = None  # mean number of active features the SAE was trained for
     affine_connection: bool = False  # transcoders with a linear skip: decode adds x @ affine_skip_connection
+    input_norm: str | None = None  # "rms": encode reads x * rsqrt(mean(x**2) + input_norm_eps) (Gemma Scope 1 transcoders)
+    input_norm_eps: float = GEMMA_RMS_EPS
     name: str | None = None  # short display name, e.g. "gemma-scope-2-1b-pt/resid_post/layer_13_width_16k_l0_medium"
     extra: dict[str, Any] = field(default_factory=dict)  # config keys we do not interpret, kept verbatim
 
@@ -215,6 +249,7 @@ class SAEConfig:
             raise ValueError(f"l0 must be a number >= 0 or None, got {self.l0!r}")
         if not isinstance(self.affine_connection, bool):
             raise ValueError(f"affine_connection must be True or False, got {self.affine_connection!r}")
+        _check_input_norm(self.input_norm, self.input_norm_eps)
         if not isinstance(self.extra, dict):
             raise ValueError(f"extra must be a dict, got {type(self.extra).__name__}")
         if self.name is None:
@@ -307,6 +342,8 @@ class SAEConfig:
             model_name=config.get("model_name"),
             l0=config.get("l0"),
             affine_connection=config.get("affine_connection", False),
+            input_norm=config.get("input_norm"),
+            input_norm_eps=config.get("input_norm_eps", GEMMA_RMS_EPS),
             name=name,
             extra=extra,
         )
@@ -323,6 +360,8 @@ class SAEConfig:
             "affine_connection": self.affine_connection,
             "type": self.type,
         }
+        if self.input_norm is not None:  # our extension: written only when used, so plain configs stay plain
+            out.update(input_norm=self.input_norm, input_norm_eps=self.input_norm_eps)
         out.update(self.extra)
         return out
 

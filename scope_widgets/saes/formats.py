@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from scope_widgets.saes.config import SAEConfig, layer_from_folder
+from scope_widgets.saes.config import SAEConfig, gainless_mlp_input, layer_from_folder
 from scope_widgets.saes.errors import SAELoadError
 from scope_widgets.saes.params import AFFINE_NAME, PARAM_NAMES, validate_params
 
@@ -237,6 +237,7 @@ def read_gemma_scope_1(
             d_out=w_dec.shape[1] if site == "transcoder" else None,  # type: ignore[union-attr]
             site=site,
             layer=layer,
+            **(gainless_mlp_input(layer) if site == "transcoder" else {}),  # see gainless_mlp_input
             model_name=_gs1_model_name(where),
             l0=int(l0.group(1)) if l0 else None,
             name="/".join(p for p in ((repo_id or "").split("/")[-1], folder or "") if p),

@@ -4,7 +4,9 @@
     f   = relu(pre) * (pre > threshold)           # JumpReLU: pre == threshold is NOT active
     x'  = f @ w_dec + b_dec (+ x @ affine_skip_connection for affine transcoders)   # [..., d_out]
 
-No ``b_dec`` is subtracted from the input. SAEs are frozen (``requires_grad=False``) unless asked:
+No ``b_dec`` is subtracted from the input. An SAE whose config says ``input_norm="rms"`` (Gemma Scope 1
+transcoders) first replaces x by ``x * rsqrt(mean(x**2) + eps)``, computed in float32, everywhere it reads x
+(``encoder_input``), the affine skip included. SAEs are frozen (``requires_grad=False``) unless asked:
 this is an inference library; call ``sae.requires_grad_(True)`` (or pass ``requires_grad=True``) to train.
 """
 
@@ -218,9 +220,23 @@ class SAE(nn.Module):
 
     # ---- the math ----
 
+    def encoder_input(self, x: Tensor) -> Tensor:  # [..., d_in] -> [..., d_in]
+        """``x`` as the encoder reads it: width checked, RMS-normalised when ``cfg.input_norm == "rms"``
+        (in float32, or float64 for float64 inputs), then on the SAE's device in its dtype.
+
+        Code that multiplies by ``W_enc`` itself must start here."""
+        x = self._prepare(x, self.d_in, "inputs", cast=self._cfg.input_norm is None)
+        if self._cfg.input_norm == "rms":  # at least float32: 16-bit squares of Gemma's activations overflow
+            x = x.to(device=self.device, dtype=torch.promote_types(x.dtype, torch.float32))
+            x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self._cfg.input_norm_eps)
+            x = x.to(dtype=self.dtype)
+        return x
+
     def encode(self, x: Tensor) -> Tensor:  # [..., d_in] -> [..., d_sae]
         """Feature activations, computed in the SAE's dtype on the SAE's device."""
-        x = self._prepare(x, self.d_in, "inputs")
+        return self._encode(self.encoder_input(x))
+
+    def _encode(self, x: Tensor) -> Tensor:  # x already through encoder_input
         pre = F.linear(x, self.w_enc.t(), self.b_enc)  # [..., d_sae]
         return _jump_relu(pre, self.threshold)
 
@@ -229,7 +245,7 @@ class SAE(nn.Module):
 
         Equal to ``encode(x)[..., i]`` up to float summation order."""
         i = self._feature_index(i)
-        x = self._prepare(x, self.d_in, "inputs")
+        x = self.encoder_input(x)
         pre = x @ self.w_enc[:, i] + self.b_enc[i]  # [...]
         return pre.relu() * (pre > self.threshold[i])
 
@@ -238,30 +254,32 @@ class SAE(nn.Module):
         idx = torch.as_tensor(ids, dtype=torch.long, device=self.device).reshape(-1)
         if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.d_sae):
             raise ValueError(f"feature ids must be in [0, {self.d_sae}), got min {int(idx.min())} max {int(idx.max())}")
-        x = self._prepare(x, self.d_in, "inputs")
+        x = self.encoder_input(x)
         pre = F.linear(x, self.w_enc[:, idx].t(), self.b_enc[idx])  # [..., n_ids]
         return _jump_relu(pre, self.threshold[idx])
 
     def decode(self, f: Tensor, x: Tensor | None = None) -> Tensor:  # [..., d_sae] (+ x [..., d_in]) -> [..., d_out]
         """``f @ w_dec + b_dec``, plus ``x @ affine_skip_connection`` for affine transcoders (x required)."""
+        if self.affine_skip_connection is not None and x is None:
+            raise ValueError(
+                f"{self.name} is an affine transcoder: decode(f, x) needs the input x as well, because its "
+                "output adds x @ affine_skip_connection (forward(x) passes it for you)"
+            )
+        return self._decode(f, None if x is None else self.encoder_input(x))
+
+    def _decode(self, f: Tensor, x: Tensor | None) -> Tensor:  # x already through encoder_input
         f = self._prepare(f, self.d_sae, "feature activations")
         out = F.linear(f, self.w_dec.t(), self.b_dec)  # [..., d_out]
         if self.affine_skip_connection is not None:
-            if x is None:
-                raise ValueError(
-                    f"{self.name} is an affine transcoder: decode(f, x) needs the input x as well, because its "
-                    "output adds x @ affine_skip_connection (forward(x) passes it for you)"
-                )
-            x = self._prepare(x, self.d_in, "inputs")
             out = out + x @ self.affine_skip_connection
         return out
 
     def forward(self, x: Tensor) -> Tensor:  # [..., d_in] -> [..., d_out]
         """The reconstruction (SAE) or the predicted output (transcoder): ``decode(encode(x), x)``."""
-        x = self._prepare(x, self.d_in, "inputs")
-        return self.decode(self.encode(x), x)
+        x = self.encoder_input(x)
+        return self._decode(self._encode(x), x)
 
-    def _prepare(self, t: Any, width: int, what: str) -> Tensor:
+    def _prepare(self, t: Any, width: int, what: str, cast: bool = True) -> Tensor:
         if not isinstance(t, Tensor):
             t = torch.as_tensor(t)
         if t.ndim == 0 or t.shape[-1] != width:
@@ -273,7 +291,7 @@ class SAE(nn.Module):
                 else f"this SAE ({self.name}) reads {self.hook_point_in}"
             )
             raise ValueError(f"SAE expects {what} of width {width} ({dim}) but got {got}: {origin}")
-        if t.dtype != self.dtype or t.device != self.device:
+        if cast and (t.dtype != self.dtype or t.device != self.device):
             t = t.to(device=self.device, dtype=self.dtype)
         return t
 
@@ -351,7 +369,7 @@ class SAE(nn.Module):
     def __repr__(self) -> str:
         kind = "transcoder" if self.is_transcoder else "SAE"
         widths = f"{self.d_in} -> {self.d_sae}" + (f" -> {self.d_out}" if self.d_out != self.d_in else "")
-        affine = ", affine" if self.is_affine else ""
+        affine = (", affine" if self.is_affine else "") + (", RMS-normalised input" if self._cfg.input_norm else "")
         dtype = str(self.dtype).removeprefix("torch.")
         return f"SAE({self.name!r}: {kind} at {self.hook_point_in}, {widths}{affine}, {dtype}, {self.device})"
 

@@ -76,7 +76,7 @@ def apply(model, sae, steering: Steering, *, skip_bos: bool = True, prompt_len: 
     latest_input: dict[str, torch.Tensor] = {}
 
     def feature_values(x: torch.Tensor) -> torch.Tensor:  # [..., d_in] -> [..., m]
-        pre = x.to(w_enc.dtype) @ w_enc + b_enc
+        pre = sae.encoder_input(x) @ w_enc + b_enc  # encoder_input: the input norm some SAEs apply (no device sync)
         return torch.relu(pre) * (pre > threshold)
 
     def edit(h: torch.Tensor) -> torch.Tensor:  # h: [batch, seq, d_out] (or [seq, d_out])
