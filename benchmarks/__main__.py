@@ -1,7 +1,7 @@
 """Run every benchmark and write the table.
 
     python -m benchmarks                 # all, on the embedded model: several minutes on 2 cores
-    python -m benchmarks --only 1,3      # a subset (ids 1-7)
+    python -m benchmarks --only 1,3      # a subset (ids 1-8)
     python -m benchmarks --quick         # fewer lengths, rounds and generations
     python -m benchmarks --tiny          # a tiny random model, seconds (what the smoke test runs)
 
@@ -17,20 +17,20 @@ import sys
 import time
 from pathlib import Path
 
-ALL = ("1", "2", "3", "4", "5", "6", "7")
+ALL = ("1", "2", "3", "4", "5", "6", "7", "8")
 
 
 def run(only=ALL, *, tiny: bool = False, quick: bool = False, threads: int | None = None,
         out_dir: Path | None = None, docs: bool = True, memory_in_process: bool = False,
         command: str = "python -m benchmarks") -> dict:
-    from benchmarks import features, frontend, generation, gpu, memory, payload, report
+    from benchmarks import attribution, features, frontend, generation, gpu, memory, payload, report
     from benchmarks.common import (STATUS_PENDING, STATUS_SKIPPED, Result, default_subject, log, machine_info,
                                    set_threads, tiny_subject)
 
     set_threads(threads)
     machine = machine_info()
     machine["command"] = command
-    needs_model = any(i in only for i in ("1", "2", "3", "4", "5")) or ("6" in only and memory_in_process)
+    needs_model = any(i in only for i in ("1", "2", "3", "4", "5", "8")) or ("6" in only and memory_in_process)
     subject = None
     if needs_model:
         start = time.perf_counter()
@@ -45,6 +45,7 @@ def run(only=ALL, *, tiny: bool = False, quick: bool = False, threads: int | Non
         "5": lambda: frontend.run_round_trip(subject, quick=quick),
         "6": lambda: memory.run(subject, quick=quick, tiny=tiny, in_process=memory_in_process),
         "7": lambda: gpu.run(None, quick=quick, tiny=tiny),
+        "8": lambda: attribution.run(subject, quick=quick),
     }
     results: list[Result] = []
     for bench_id in ALL:

@@ -218,6 +218,19 @@ class Scope:
 
         return reference_for(sae)
 
+    def attribute(self, text: str, position: int = -1, target=None, contrast=None, sae=None):
+        """Why the model predicts ``target`` after token ``position`` of ``text``: the attribution of its logit
+        (or of target - ``contrast``) to every active (position, feature) of every hooked SAE, from one forward
+        and one backward pass (``attribution.Attribution``: ``top``, ``per_token``, ``feature``, ``error``,
+        ``ablate``, ``faithfulness``). ``target`` defaults to the model's top prediction; ``sae`` names the
+        primary SAE of the queries (default: this Scope's primary one)."""
+        from .attribution import attribute
+
+        first = self.resolve_saes(sae)[0]
+        saes = [first] + [s for s in self._saes if s is not first]
+        return attribute(self.model, self.tokenizer, saes, text, position, target, contrast,
+                         self.feature_token_limit())
+
     # ------------------------------------------------------------------ dashboards, labels, search
     def dashboard(self, feature: int, sae=None):
         """Everything known about one feature: top examples, activation histogram, density, logit

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "scope_widgets.corpus": 4,
     "scope_widgets.analysis": 5,
     "scope_widgets.training": 5,
+    "scope_widgets.attribution": 5,
     "scope_widgets.scope": 6,
     "scope_widgets.widgets": 7,
     "scope_widgets": 9,  # the package's own __init__: the public face, lazily importing everything

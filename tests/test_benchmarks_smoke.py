@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `benchmarks` lives at the repository root, beside the package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import features, frontend, generation, gpu, memory, payload, report  # noqa: E402
+from benchmarks import attribution, features, frontend, generation, gpu, memory, payload, report  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     STATUS_MISSED,
     STATUS_OK,
@@ -83,6 +83,15 @@ def test_features_benchmark(subject):
     assert result.status in MEASURED and len(result.rows) == len(features.TINY_LENGTHS)
     raw = result.config["raw"]
     assert all(r["features_s"] > 0 and r["floor_s"] > 0 and r["full_s"] > 0 and r["vs_floor"] > 0 for r in raw)
+
+
+def test_attribution_benchmark(subject):
+    result = attribution.run(subject)
+    assert result.status in MEASURED
+    raw = result.config["raw"]
+    assert [r["tokens"] for r in raw["cost"]] == [32, 128] and all(r["ratio"] > 0 for r in raw["cost"])
+    faith = raw["faithfulness"]["this model"]
+    assert faith["n_pairs"] > 0 and len(faith["per_prompt"]) == len(attribution.TINY_PROMPTS)
 
 
 def test_generation_benchmark(subject):
