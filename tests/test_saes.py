@@ -545,11 +545,19 @@ def test_hub_missing_folder_online_suggests_close_names(monkeypatch, offline_hub
     import huggingface_hub
     import huggingface_hub.errors as hf_errors
 
-    http = sys.modules[hf_errors.Response.__module__.split(".")[0]]
+    from scope_widgets.saes.hub import hub_errors
+
+    def not_found(url: str):  # a 404 of the HTTP library the installed hub uses: requests (0.x) or httpx (1.x)
+        if hf_errors.Response.__module__.startswith("requests"):
+            response = hf_errors.Response()
+            response.status_code, response.url = 404, url
+            return response
+        http = sys.modules[hf_errors.Response.__module__.split(".")[0]]
+        return hf_errors.Response(404, request=http.Request("HEAD", url))
 
     def fake_download(repo_id, filename, **kwargs):
-        response = hf_errors.Response(404, request=http.Request("HEAD", f"https://huggingface.co/{repo_id}"))
-        raise hf_errors.RemoteEntryNotFoundError("404 Client Error: Entry Not Found", response=response)
+        response = not_found(f"https://huggingface.co/{repo_id}")
+        raise hub_errors().remote("404 Client Error: Entry Not Found", response=response)
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda repo_id, revision=None: [f"{GS2_FOLDER}/params.safetensors"])
