@@ -1,5 +1,5 @@
 """Runtime basics that everything else stands on: the cache folder, device and dtype rules, atomic
-writes, and the one copy of each argument check.
+writes, the one copy of each argument check, and the progress-bar rule.
 
 This module imports nothing of the package: it is the bottom layer (see docs/internals.md). Every check
 raises ``ValueError`` (or ``TypeError``) with a message that says what was wrong and what to do.
@@ -11,6 +11,8 @@ import math
 import numbers
 import os
 import tempfile
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import torch
 __all__ = [
     "cache_dir", "resolve_device", "parse_dtype", "default_dtype", "atomic_write_text", "atomic_write_json",
     "check_text", "check_feature", "check_features", "check_position", "check_k", "check_coefficient",
+    "PROGRESS_DELAY_S", "progress_bar", "in_batches",
 ]
 
 
@@ -157,3 +160,37 @@ def check_coefficient(value, what: str, max_abs: float) -> float:
             "SAE produces; typical useful values are a few times the feature's maximum activation (see its dashboard)"
         )
     return value
+
+
+# ---------------------------------------------------------------------------------------------- progress
+#: Work that lasts longer than this shows a ``tqdm.auto`` bar (a widget in Jupyter, text in a terminal).
+PROGRESS_DELAY_S = 2.0
+
+
+def progress_bar(total: int, desc: str, unit: str = "text", show: bool | None = None):
+    """A ``tqdm.auto`` bar over ``total`` items; use it as a context manager (it closes on Ctrl-C too).
+
+    ``show=None``: only once the work has lasted ``PROGRESS_DELAY_S`` seconds (short calls print nothing),
+    and never outside the main thread (a widget's worker would print into whichever cell is running);
+    ``True``: at once; ``False``: never.
+    """
+    from tqdm.auto import tqdm
+
+    if show is None and threading.current_thread() is not threading.main_thread():
+        show = False
+    return tqdm(total=total, desc=desc, unit=unit, disable=show is False, delay=0.0 if show else PROGRESS_DELAY_S)
+
+
+def in_batches(fn: Callable[[list], Sequence], items: Sequence, batch_size, *, desc: str, unit: str = "text",
+               show: bool | None = None) -> list:
+    """``fn(chunk)`` for consecutive chunks of ``batch_size`` items, results concatenated in order, with a
+    progress bar over the items (see ``progress_bar`` for ``show``)."""
+    size = check_k(batch_size, "batch_size")
+    items = list(items)
+    out: list = []
+    with progress_bar(len(items), desc, unit, show) as bar:
+        for start in range(0, len(items), size):
+            chunk = items[start : start + size]
+            out.extend(fn(chunk))
+            bar.update(len(chunk))
+    return out

@@ -26,6 +26,7 @@ from ..engine import hooks
 from ..engine.tokens import encode, pad_batch, pad_id
 from ..engine.unembed import logit_stats, norm_gain, unembedding
 from ..features import text_maxima
+from ..runtime import in_batches
 from ..steering import Direction
 from .background import BACKGROUND
 from .records import SearchHit
@@ -195,11 +196,12 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
 def _token_means(model, tokenizer, hook_point: str, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean activation at ``hook_point`` over the texts' non-BOS tokens, and the median token norm."""
     bos = getattr(tokenizer, "bos_token_id", None)
-    rows = []
-    for start in range(0, len(texts), 16):
-        ids, mask = pad_batch([encode(tokenizer, t, _MAX_TOKENS)[0] for t in texts[start : start + 16]], pad_id(tokenizer))
-        rows.append(hooks.capture_token_rows(model, hook_point, ids, mask, bos_id=bos))
-    x = torch.cat(rows)
+
+    def rows(chunk: list[str]) -> list[torch.Tensor]:
+        ids, mask = pad_batch([encode(tokenizer, t, _MAX_TOKENS)[0] for t in chunk], pad_id(tokenizer))
+        return [hooks.capture_token_rows(model, hook_point, ids, mask, bos_id=bos)]
+
+    x = torch.cat(in_batches(rows, texts, 16, desc=f"activations {hook_point}"))
     return x.mean(0), x.norm(dim=-1).median()
 
 

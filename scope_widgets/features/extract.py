@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..engine import hooks
+from ..runtime import in_batches
 from ..engine.tokens import encode, pad_batch, pad_id, token_strings
 from .activations import FeatureActivations, FeatureReference
 from .encoding import encode_sparse
@@ -61,11 +62,10 @@ def extract(
 def text_maxima(model, tokenizer, sae, texts: Sequence[str], max_tokens: int, batch_size: int = 16) -> torch.Tensor:
     """``[len(texts), d_sae]``: each feature's maximum over each text's tokens (BOS excluded), float32 CPU.
 
-    What search and concept scores compare: one number per (text, feature).
+    What search and concept scores compare: one number per (text, feature). Long runs show a progress bar.
     """
-    out = []
-    for start in range(0, len(texts), batch_size):
-        chunk = list(texts[start : start + batch_size])
-        for per_sae in extract(model, tokenizer, [sae], chunk, 1, max_tokens):
-            out.append(per_sae[sae.name].max_per_feature.float().cpu())
+    def maxima(chunk: list[str]) -> list[torch.Tensor]:
+        return [per_sae[sae.name].max_per_feature.float().cpu() for per_sae in extract(model, tokenizer, [sae], chunk, 1, max_tokens)]
+
+    out = in_batches(maxima, texts, batch_size, desc="feature maxima")
     return torch.stack(out) if out else torch.zeros(0, sae.d_sae)
