@@ -4,8 +4,11 @@
  * All four views share the model, so a click on a feature sets `selected_feature` locally
  * and the heatmap recolours in the same event, before (and whether or not) the kernel hears
  * of it. Traits: `selected_token`, `selected_feature`, `steering` ({id: coefficient}) plus
- * those of each view.
+ * those of each view. The "why this next token?" panel (attribution.ts) explains the prediction after
+ * the selected token on request: attribution costs a forward and a backward pass, so it never runs
+ * on a mere click in the heatmap.
  */
+import { createAttribution } from "./attribution";
 import { scaleMax } from "./colors";
 import { createDashboard } from "./dashboard";
 import { h } from "./dom";
@@ -50,6 +53,8 @@ export function createExplorer(model: WidgetModel): View {
     },
   });
 
+  const why = createAttribution(model, { featureTrait: "selected_feature", selectedTokenTrait: "selected_token" });
+
   const title = h("div", { class: "sw-title" }, h("h3", { text: "Scope Explorer" }));
   const info = h("span", { class: "sw-dim" });
   title.appendChild(info);
@@ -66,6 +71,7 @@ export function createExplorer(model: WidgetModel): View {
     h("section", { class: "sw-panel sw-wide", attrs: { "aria-label": "Tokens" } }, title, heatmap.el),
     h("section", { class: "sw-panel", attrs: { "aria-label": "Features" } }, list.el),
     h("section", { class: "sw-panel", attrs: { "aria-label": "Feature dashboard" } }, dashboard.el),
+    h("section", { class: "sw-panel sw-wide", attrs: { "aria-label": "Why this next token" } }, h("h3", { text: "Why this next token?" }), why.el),
     h("section", { class: "sw-panel sw-wide", attrs: { "aria-label": "Steering" } }, h("h3", { text: "Steering" }), steeringView.el),
   );
   const stopInfo = onChange(model, ["tokens", "n_tokens", "sae_name"], renderInfo);
@@ -74,7 +80,7 @@ export function createExplorer(model: WidgetModel): View {
     el,
     destroy() {
       stopInfo();
-      for (const v of [heatmap, list, dashboard, steeringView]) v?.destroy();
+      for (const v of [heatmap, list, dashboard, why, steeringView]) v?.destroy();
     },
   };
 }

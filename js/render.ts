@@ -1,8 +1,9 @@
 /**
  * `render` and `initialize` for anywidget (exported as the default object by index.ts):
  * `render` dispatches on the model's `view` trait
- * ("heatmap" | "features" | "dashboard" | "steering" | "explorer").
+ * ("heatmap" | "features" | "dashboard" | "steering" | "explorer" | "attribution").
  */
+import { createAttribution } from "./attribution";
 import { trackTheme } from "./colors";
 import { createDashboard } from "./dashboard";
 import { h } from "./dom";
@@ -35,6 +36,17 @@ export function createView(model: WidgetModel, name: string): View {
       });
     case "explorer":
       return createExplorer(model);
+    case "attribution": {
+      const attribution = createAttribution(model, { featureTrait: "selected_feature" });
+      const dashboard = createDashboard(model, { featureTrait: "selected_feature" });
+      return {
+        el: h("div", { class: "sw-attr-view" }, attribution.el, h("section", { class: "sw-attr-dash", attrs: { "aria-label": "Feature dashboard" } }, dashboard.el)),
+        destroy() {
+          attribution.destroy();
+          dashboard.destroy();
+        },
+      };
+    }
     default:
       throw new Error(`unknown view ${JSON.stringify(name)}`);
   }

@@ -2,10 +2,11 @@
  * The widgets' stylesheet, injected once per document. Colours come from JupyterLab's
  * `--jp-*` variables, then VS Code's `--vscode-*`, then plain values (light and dark sets).
  */
+import { DIVERGING_LEVELS } from "./attribution";
 import { DARK, HEAT_LEVELS, LIGHT, heatAlpha } from "./colors";
 
 const STYLE_ID = "scope-widgets-style";
-const VERSION = "1";
+const VERSION = "2";
 
 function heatRules(): string {
   const rules: string[] = [];
@@ -18,6 +19,16 @@ function heatRules(): string {
     `.sw-root:not(.sw-dark) .sw-tok:is(${strong(LIGHT.strongFrom)}){color:rgb(${LIGHT.strongText.join(" ")})}`,
     `.sw-root.sw-dark .sw-tok:is(${strong(DARK.strongFrom)}){color:rgb(${DARK.strongText.join(" ")})}`,
   );
+  return rules.join("\n");
+}
+
+function divergingRules(): string {
+  const rules: string[] = [];
+  for (let l = 1; l <= DIVERGING_LEVELS; l++) {
+    const a = Math.round(100 * (0.08 + (0.72 * l) / DIVERGING_LEVELS));
+    rules.push(`.sw-atok[data-a="${l}"]{background:color-mix(in srgb, var(--sw-promote) ${a}%, transparent)}`);
+    rules.push(`.sw-atok[data-a="-${l}"]{background:color-mix(in srgb, var(--sw-suppress) ${a}%, transparent)}`);
+  }
   return rules.join("\n");
 }
 
@@ -152,6 +163,28 @@ export const CSS = `
 .sw-status { margin-top: 6px; font-size: 0.92em; color: var(--sw-fg-dim); min-height: 1.3em; }
 .sw-status[data-kind="error"] { color: var(--sw-error); }
 .sw-status[data-kind="done"] { color: var(--sw-ok); }
+
+/* attribution: blue helps the target, orange hurts (the dashboards' promote / suppress colours) */
+.sw-atok { --sw-a: 0%; border-radius: 2px; padding: 1px 0; margin: 0 0.5px; cursor: pointer; white-space: pre; box-decoration-break: clone; }
+.sw-atok:hover { box-shadow: 0 0 0 1px var(--sw-fg-dim); }
+.sw-atok[aria-current="true"] { box-shadow: 0 0 0 2px var(--sw-accent); }
+.sw-atok[data-after] { opacity: 0.4; }
+.sw-atok[data-bos] { opacity: 0.55; font-style: italic; }
+.sw-attr-grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 2fr); gap: 8px; margin-top: 6px; }
+@media (max-width: 760px) { .sw-attr-grid { grid-template-columns: minmax(0, 1fr); } }
+.sw-attr-pred { display: grid; grid-template-columns: minmax(0, 1fr) 4.5em auto auto; gap: 4px; align-items: center; padding: 1px 0; }
+.sw-attr-pred span:first-child { overflow: hidden; text-overflow: ellipsis; white-space: pre; }
+.sw-attr-pred button { font-size: 0.85em; padding: 0 6px; }
+.sw-attr-pred button[aria-pressed="true"] { border-color: var(--sw-accent); box-shadow: inset 0 0 0 1px var(--sw-accent); }
+.sw-attr-frow { grid-template-columns: 4.5em minmax(0, 1fr) 4.5em 64px; }
+.sw-attr-bar { display: block; height: 8px; border-radius: 2px; }
+.sw-attr-bar.sw-up { background: var(--sw-promote); }
+.sw-attr-bar.sw-down { background: var(--sw-suppress); }
+.sw-attr-result { margin-top: 6px; }
+.sw-attr-result ol { margin: 0; padding-left: 1.6em; }
+.sw-attribution[data-busy] .sw-attr-tokens, .sw-attribution[data-busy] .sw-attr-rows { opacity: 0.6; }
+.sw-attr-view { display: grid; gap: 8px; }
+${divergingRules()}
 
 /* explorer */
 .sw-explorer { display: grid; gap: 8px; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }

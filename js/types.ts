@@ -76,8 +76,34 @@ export interface SteeringPanelTraits extends SteeringTraits {
   coefficients: ByFeature<number>;
 }
 
+/** Attribution of one next-token prediction (widgets/_attribution.py `AttributionTraits`). */
+export interface AttributionTraits {
+  attr_position: number | null;
+  attr_target: string | null;
+  attr_contrast: string | null;
+  attr_predictions: Array<[string, number, number]>; // [token, probability, id]
+  attr_target_prob: number | null;
+  attr_contrast_prob: number | null;
+  attr_token_scores: Binary; // float32 [n_tokens]
+  attr_feature_ids: number[];
+  attr_feature_scores: Binary; // float32 [attr_feature_ids.length]
+  attr_columns: Binary; // float32 [attr_feature_ids.length, n_tokens]
+  attr_nodes: Record<string, number>;
+  attr_ablate: number[];
+  attr_result: Record<string, unknown>;
+  attr_status: string;
+}
+
+export interface AttributionViewTraits extends AttributionTraits, Omit<DashboardTraits, "view" | "feature"> {
+  view: "attribution";
+  tokens: string[];
+  has_bos: boolean;
+  selected_feature: number | null;
+}
+
 export interface ExplorerTraits
   extends Omit<ActivationTraits, "labels">,
+    AttributionTraits,
     Omit<SteeringTraits, "labels" | "feature_max">,
     Omit<DashboardTraits, "view" | "labels" | "feature" | "feature_max"> {
   view: "explorer";
@@ -91,7 +117,13 @@ export interface ExplorerTraits
   feature: number | null;
 }
 
-export type AnyTraits = HeatmapTraits | FeatureListTraits | DashboardTraits | SteeringPanelTraits | ExplorerTraits;
+export type AnyTraits =
+  | HeatmapTraits
+  | FeatureListTraits
+  | DashboardTraits
+  | SteeringPanelTraits
+  | ExplorerTraits
+  | AttributionViewTraits;
 
 /** A trait name of T. */
 export type TraitName<T> = keyof T & string;

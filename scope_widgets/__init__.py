@@ -18,6 +18,7 @@ _PUBLIC = {
     "FeatureActivations": "scope_widgets.features",
     "SAELoadError": "scope_widgets.saes",
     "Explorer": "scope_widgets.widgets",
+    "AttributionView": "scope_widgets.widgets",
     "TokenHeatmap": "scope_widgets.widgets",
     "FeatureList": "scope_widgets.widgets",
     "FeatureDashboard": "scope_widgets.widgets",
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from scope_widgets.saes import SAE, SAELoadError
     from scope_widgets.scope import Scope
     from scope_widgets.widgets import (
+        AttributionView,
         Explorer,
         FeatureDashboard,
         FeatureList,

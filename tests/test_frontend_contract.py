@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 from scope_widgets.steering import METHODS, POSITIONS
+from scope_widgets.widgets._attribution import AttributionTraits
 from scope_widgets.widgets.wire import ActivationTraits
 
 JS = Path(__file__).resolve().parents[1] / "js"
@@ -29,9 +30,19 @@ def test_steering_methods_and_positions_match_python():
     assert ts_const("steering.ts", "POSITIONS") == POSITIONS == ts_union("Positions")
 
 
-def test_activation_traits_are_typed_in_the_front_end():
+def synced_names(cls) -> set[str]:
+    return {n for n, t in cls.class_traits().items() if t.metadata.get("sync")}
+
+
+def ts_interface(name: str) -> set[str]:
     src = (JS / "types.ts").read_text(encoding="utf-8")
-    block = src.split("export interface ActivationTraits {")[1].split("}")[0]
-    ts_names = set(re.findall(r"^\s*(\w+):", block, flags=re.M))
-    py_names = {n for n in ActivationTraits.class_trait_names() if ActivationTraits.class_traits()[n].metadata.get("sync")}
-    assert ts_names == py_names
+    block = src.split(f"export interface {name} {{")[1].split("\n}")[0]
+    return set(re.findall(r"^\s*(\w+):", block, flags=re.M))
+
+
+def test_activation_traits_are_typed_in_the_front_end():
+    assert ts_interface("ActivationTraits") == synced_names(ActivationTraits)
+
+
+def test_attribution_traits_are_typed_in_the_front_end():
+    assert ts_interface("AttributionTraits") == synced_names(AttributionTraits)

@@ -175,7 +175,8 @@ def _split(sae, x: torch.Tensor, h: torch.Tensor, g: torch.Tensor, first: int) -
         bias_vec = sae.b_dec.detach().float().to(g32.device)
         skip_out = torch.zeros_like(h32)
         if getattr(sae, "affine_skip_connection", None) is not None:
-            skip_out = (x.float() @ sae.affine_skip_connection.detach().float()).to(g32.device)
+            x_in = sae.encoder_input(x).float()  # what the skip reads (RMS-normalised for Gemma Scope 1 transcoders)
+            skip_out = (x_in @ sae.affine_skip_connection.detach().float()).to(g32.device)
         recon_all = recon + bias_vec + skip_out
         if first:  # BOS: no features, no error; its whole effect is its own node (see ``Attribution.bos``)
             recon_all[:first] = h32[:first]

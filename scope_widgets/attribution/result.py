@@ -100,6 +100,10 @@ class Attribution:
         """The model's top ``k`` next tokens at the position, with probabilities."""
         return _top_predictions(self._tokenizer, self.probs, check_k(k))
 
+    def predicted_ids(self, k: int = 10) -> list[int]:
+        """The token ids of ``predictions(k)``, in the same order."""
+        return torch.topk(self.probs, min(check_k(k), self.probs.numel())).indices.tolist()
+
     @property
     def sae_names(self) -> list[str]:
         return list(self._per_sae)

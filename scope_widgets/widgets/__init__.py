@@ -3,10 +3,11 @@
 All share one front-end bundle (``scope_widgets/static/widget.js``, built from ``js/``).
 """
 
+from .attribution_view import AttributionView
 from .dashboard import FeatureDashboard
 from .explorer import Explorer
 from .feature_list import FeatureList
 from .heatmap import TokenHeatmap
 from .steering_panel import SteeringPanel
 
-__all__ = ["Explorer", "FeatureDashboard", "FeatureList", "SteeringPanel", "TokenHeatmap"]
+__all__ = ["AttributionView", "Explorer", "FeatureDashboard", "FeatureList", "SteeringPanel", "TokenHeatmap"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import traitlets
 
+from ._attribution import AttributionTraits
 from ._base import ScopeWidget
 from ._dashboard import DashboardTraits, fill_feature_max
 from .wire import DEFAULT_K, DEFAULT_N_FEATURES, ActivationTraits, gather_labels
@@ -13,7 +14,7 @@ from ._steering import SteeringTraits
 from ._traits import coefficients_trait, optional_feature, optional_position
 
 
-class Explorer(ActivationTraits, DashboardTraits, SteeringTraits, ScopeWidget):
+class Explorer(ActivationTraits, DashboardTraits, SteeringTraits, AttributionTraits, ScopeWidget):
     """The composite app for one text: the token heatmap, the feature list (of the text or of the selected
     token), the selected feature's dashboard and a steering panel, in one widget.
 
@@ -22,7 +23,9 @@ class Explorer(ActivationTraits, DashboardTraits, SteeringTraits, ScopeWidget):
     worker thread. The steering prompt defaults to the text.
 
     Synced traits: ``selected_token``, ``selected_feature``, ``steering`` ({feature id: coefficient}),
-    plus ``method``, ``prompt``, ``baseline_text``, ``steered_text``, ``status`` of the steering part.
+    plus ``method``, ``prompt``, ``baseline_text``, ``steered_text``, ``status`` of the steering part, and
+    the ``attr_*`` traits of the "why this next token?" panel (``explorer.explain(position)``; see
+    ``AttributionView``), which runs only when asked.
     """
 
     view = traitlets.Unicode("explorer").tag(sync=True)
@@ -49,6 +52,7 @@ class Explorer(ActivationTraits, DashboardTraits, SteeringTraits, ScopeWidget):
             self.steering = dict(steering or {})
             self.selected_feature = int(top[0][0]) if top else None
         self._init_steering(scope, "steering")
+        self._init_attribution(scope, text, self.n_tokens)
         self.observe(self._on_selected_feature, names="selected_feature")
         self.observe(self._on_steering_features, names="steering")
         self._on_steering_features({"new": self.steering, "old": {}})
