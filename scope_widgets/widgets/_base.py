@@ -7,8 +7,10 @@ are dicts with a ``type``; ``{"type": "x", ...}`` goes to the method ``_msg_x(co
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -71,7 +73,10 @@ class LatestWorker:
     is computed, and never two at once (the machine may have two cores for everything).
     """
 
+    _all: "weakref.WeakSet[LatestWorker]" = weakref.WeakSet()
+
     def __init__(self, fn: Callable[[Any], None], name: str) -> None:
+        LatestWorker._all.add(self)
         self._fn = fn
         self._name = name
         self._cond = threading.Condition()
@@ -106,3 +111,18 @@ class LatestWorker:
         """Block until nothing is pending or running (for tests and scripts). True when idle."""
         with self._cond:
             return self._cond.wait_for(lambda: not self._pending and not self._busy and self._thread is None, timeout)
+
+    def drop_pending(self) -> None:
+        with self._cond:
+            self._pending.clear()
+
+
+@atexit.register
+def _finish_workers(timeout: float = 5.0) -> None:
+    """At interpreter exit, let running work finish (briefly) and drop the rest: a daemon thread killed in
+    the middle of a torch call aborts the process ("terminate called without an active exception")."""
+    workers = list(LatestWorker._all)
+    for w in workers:
+        w.drop_pending()
+    for w in workers:
+        w.wait(timeout)
