@@ -11,6 +11,7 @@ import atexit
 import logging
 import threading
 import weakref
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,6 +40,9 @@ def bundle_esm() -> Path | str:
     return BUNDLE if BUNDLE.is_file() else _MISSING_BUNDLE_ESM
 
 
+_SYNC_LOCK = threading.RLock()
+
+
 class ScopeWidget(anywidget.AnyWidget):
     """Base of every scope_widgets widget."""
 
@@ -48,6 +52,32 @@ class ScopeWidget(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.on_msg(self._dispatch_msg)
+
+    # ipywidgets' hold_sync is not thread-safe: a trait set on another thread between its flush and its
+    # clear() is dropped. Here the flag, the pending keys and each send decision change under one short lock
+    # (never held while traits are set, so observers cannot deadlock on it), and the keys are taken before
+    # they are sent: a worker thread may publish several traits as one message with ``hold_sync``.
+    @contextmanager
+    def hold_sync(self):
+        with _SYNC_LOCK:
+            outer = not self._holding_sync
+            self._holding_sync = True
+        if not outer:  # nested, or held by another thread: that block's end sends these too
+            yield
+            return
+        try:
+            yield
+        finally:
+            with _SYNC_LOCK:
+                keys = set(self._states_to_send)
+                self._states_to_send.clear()
+                self._holding_sync = False
+            if keys:
+                self.send_state(keys)
+
+    def _should_send_property(self, key, value):
+        with _SYNC_LOCK:
+            return super()._should_send_property(key, value)
 
     def _dispatch_msg(self, _widget: Any, content: Any, buffers: list) -> None:
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
