@@ -6,7 +6,8 @@
  * of it. Traits: `selected_token`, `selected_feature`, `steering` ({id: coefficient}) plus
  * those of each view. The "why this next token?" panel (attribution.ts) explains the prediction after
  * the selected token on request: attribution costs a forward and a backward pass, so it never runs
- * on a mere click in the heatmap.
+ * on a mere click in the heatmap. The text is editable in place (textEdit.ts): the heatmap follows as
+ * you type.
  */
 import { createAttribution } from "./attribution";
 import { scaleMax } from "./colors";
@@ -17,6 +18,7 @@ import { createHeatmap } from "./heatmap";
 import { commit, getNumber, getNumberMap, getString, getStringList, onChange } from "./traits";
 import { createSteering } from "./steering";
 import { storeFor } from "./store";
+import { createTextEditor } from "./textEdit";
 import type { View, WidgetModel } from "./types";
 
 export function createExplorer(model: WidgetModel): View {
@@ -53,6 +55,7 @@ export function createExplorer(model: WidgetModel): View {
     },
   });
 
+  const editor = createTextEditor(model);
   const why = createAttribution(model, { featureTrait: "selected_feature", selectedTokenTrait: "selected_token" });
 
   const title = h("div", { class: "sw-title" }, h("h3", { text: "Scope Explorer" }));
@@ -68,7 +71,7 @@ export function createExplorer(model: WidgetModel): View {
   const el = h(
     "div",
     { class: "sw-explorer" },
-    h("section", { class: "sw-panel sw-wide", attrs: { "aria-label": "Tokens" } }, title, heatmap.el),
+    h("section", { class: "sw-panel sw-wide", attrs: { "aria-label": "Tokens" } }, title, editor.el, heatmap.el),
     h("section", { class: "sw-panel", attrs: { "aria-label": "Features" } }, list.el),
     h("section", { class: "sw-panel", attrs: { "aria-label": "Feature dashboard" } }, dashboard.el),
     h("section", { class: "sw-panel sw-wide", attrs: { "aria-label": "Why this next token" } }, h("h3", { text: "Why this next token?" }), why.el),
@@ -80,7 +83,7 @@ export function createExplorer(model: WidgetModel): View {
     el,
     destroy() {
       stopInfo();
-      for (const v of [heatmap, list, dashboard, why, steeringView]) v?.destroy();
+      for (const v of [heatmap, list, dashboard, why, editor, steeringView]) v?.destroy();
     },
   };
 }

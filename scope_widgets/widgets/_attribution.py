@@ -59,6 +59,21 @@ class AttributionTraits(traitlets.HasTraits):
         self._attr_worker = LatestWorker(self._attr_work, "scope-widgets-attribution")
         self.observe(self._attr_changed, names=["attr_position", "attr_target", "attr_contrast"])
 
+    def _reset_attribution(self, text: str, n_tokens: int) -> None:
+        """A new text (the Explorer's edit): the old attribution no longer applies."""
+        self._attr_worker.drop_pending()
+        self._attr_text, self._attr_n = text, int(n_tokens)
+        self.attribution = None
+        self._attr_quiet = True
+        try:
+            self.attr_position = self.attr_target = self.attr_contrast = None
+        finally:
+            self._attr_quiet = False
+        self.attr_predictions, self.attr_feature_ids, self.attr_ablate = [], [], []
+        self.attr_token_scores = self.attr_feature_scores = self.attr_columns = b""
+        self.attr_nodes, self.attr_result = {}, {}
+        self.attr_target_prob = self.attr_contrast_prob = None
+
     # ------------------------------------------------------------------ Python API
     def explain(self, position: int | None = None, target: str | None = None, contrast: str | None = None,
                 wait: bool = True) -> Any:
@@ -128,9 +143,11 @@ class AttributionTraits(traitlets.HasTraits):
         return target
 
     def _attribute(self, position: int, target: str | None, contrast: str | None) -> None:
-        scope = self._attr_scope
-        attr = scope.attribute(self._attr_text, position=position, target=self._target_token(target),
+        scope, text = self._attr_scope, self._attr_text
+        attr = scope.attribute(text, position=position, target=self._target_token(target),
                                contrast=None if contrast is None else self._target_token(contrast))
+        if text != self._attr_text:  # the Explorer's text changed meanwhile: this result is stale
+            return
         self.attribution = attr
         n = self._attr_n
         per_token = np.zeros(n, dtype="<f4")

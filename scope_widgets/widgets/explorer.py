@@ -7,7 +7,8 @@ from typing import Any
 import traitlets
 
 from ._attribution import AttributionTraits
-from ._base import ScopeWidget
+from ..runtime import check_text
+from ._base import LatestWorker, ScopeWidget
 from ._dashboard import DashboardTraits, fill_feature_max
 from .wire import DEFAULT_K, DEFAULT_N_FEATURES, ActivationTraits, gather_labels
 from ._steering import SteeringTraits
@@ -26,9 +27,16 @@ class Explorer(ActivationTraits, DashboardTraits, SteeringTraits, AttributionTra
     plus ``method``, ``prompt``, ``baseline_text``, ``steered_text``, ``status`` of the steering part, and
     the ``attr_*`` traits of the "why this next token?" panel (``explorer.explain(position)``; see
     ``AttributionView``), which runs only when asked.
+
+    The text is editable in the browser (and ``explorer.set_text(...)`` from code): the kernel reads each new
+    text in a worker thread, newest only (text typed while one runs replaces whatever waits, and a result
+    for text already typed over is dropped), and ``analysed_text`` says which text is shown.
     """
 
     view = traitlets.Unicode("explorer").tag(sync=True)
+    text = traitlets.Unicode("").tag(sync=True)  # editable: the heatmap follows (see set_text)
+    analysed_text = traitlets.Unicode("").tag(sync=True)  # the text the activations are of
+    text_error = traitlets.Unicode("").tag(sync=True)  # why the last edit could not be read ("" when fine)
     selected_token = optional_position()
     selected_feature = optional_feature()
     steering = coefficients_trait()
@@ -38,9 +46,10 @@ class Explorer(ActivationTraits, DashboardTraits, SteeringTraits, AttributionTra
                  temperature: float = 0.0, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scope = scope
-        self.text = text
+        self._k, self._n_features = k, n_features
         acts = scope.features(text, k=k)
         self._set_activations(acts, k=None, n_features=n_features, scope=scope)
+        self.text = self.analysed_text = text
         self._init_dashboards(scope)
         top = acts.top(1)
         with self.hold_sync():
@@ -57,6 +66,43 @@ class Explorer(ActivationTraits, DashboardTraits, SteeringTraits, AttributionTra
         self.observe(self._on_steering_features, names="steering")
         self._on_steering_features({"new": self.steering, "old": {}})
         self.load_dashboard(self.selected_feature)
+        self._text_worker = LatestWorker(self._analyse, "scope-widgets-text")
+        self.observe(self._on_text, names="text")
+
+    # ------------------------------------------------------------------ type and see
+    def set_text(self, text: str, wait: bool = True) -> None:
+        """Show ``text`` instead (as typing in the browser does); ``wait`` blocks until the heatmap has it."""
+        self.text = text
+        if wait:
+            self.wait_text()
+
+    def wait_text(self, timeout: float | None = 60) -> bool:
+        return self._text_worker.wait(timeout)
+
+    def _on_text(self, change: dict) -> None:
+        if change["new"] != self.analysed_text:
+            self._text_worker.submit(change["new"])  # replaces any older text still waiting
+
+    def _analyse(self, text: str) -> None:
+        if text != self.text:  # typed over already: the newer text is queued
+            return
+        try:
+            acts = self.scope.features(check_text(text), k=self._k)
+        except Exception as err:  # the previous text's activations stay shown
+            self.text_error = f"{err}"
+            return
+        if text != self.text:  # typed over while this ran: publish nothing stale
+            return
+        old = self.analysed_text
+        with self.hold_sync():  # one message: tokens and activations change together
+            self._set_activations(acts, k=None, n_features=self._n_features, scope=self.scope)
+            if self.selected_token is not None and self.selected_token >= acts.n_tokens:
+                self.selected_token = None
+            self._reset_attribution(text, acts.n_tokens)
+            self.text_error = ""
+            self.analysed_text = text
+        if self.prompt == old:  # the steering prompt followed the text: it still does
+            self.prompt = text
 
     def _dashboard_feature(self) -> int | None:
         return self.selected_feature
