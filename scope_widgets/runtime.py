@@ -167,7 +167,7 @@ def check_coefficient(value, what: str, max_abs: float) -> float:
 PROGRESS_DELAY_S = 2.0
 
 
-def progress_bar(total: int, desc: str, unit: str = "text", show: bool | None = None):
+def progress_bar(total: int, desc: str, unit: str = "text", show: bool | None = None, initial: int = 0):
     """A ``tqdm.auto`` bar over ``total`` items; use it as a context manager (it closes on Ctrl-C too).
 
     ``show=None``: only once the work has lasted ``PROGRESS_DELAY_S`` seconds (short calls print nothing),
@@ -178,7 +178,8 @@ def progress_bar(total: int, desc: str, unit: str = "text", show: bool | None = 
 
     if show is None and threading.current_thread() is not threading.main_thread():
         show = False
-    return tqdm(total=total, desc=desc, unit=unit, disable=show is False, delay=0.0 if show else PROGRESS_DELAY_S)
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=show is False,
+                delay=0.0 if show else PROGRESS_DELAY_S)
 
 
 def in_batches(fn: Callable[[list], Sequence], items: Sequence, batch_size, *, desc: str, unit: str = "text",

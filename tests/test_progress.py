@@ -85,3 +85,20 @@ def test_text_maxima_shows_progress_on_long_runs(capsys, monkeypatch):
     out = text_maxima(model, tok, sae, [f"text number {i}" for i in range(5)], 32, batch_size=2)
     assert out.shape == (5, 64) and out.dtype == torch.float32
     assert "feature maxima" in capsys.readouterr().err
+
+
+def test_dashboards_show_progress_in_the_main_thread_only(capsys, monkeypatch):
+    """A widget's worker computing dashboards must not print into whichever cell is running."""
+    from scope_widgets.analysis.corpus_pass import compute_dashboards
+
+    model, tok = tiny_gemma(layers=2)
+    sae = SAE.random(32, 64, layer=1)
+    texts = [f"some text {i}" for i in range(6)]
+    monkeypatch.setattr(runtime, "PROGRESS_DELAY_S", 0.0)
+    worker = threading.Thread(target=compute_dashboards, args=(model, tok, sae, texts), kwargs={"batch_size": 2})
+    worker.start()
+    worker.join()
+    assert "dashboards" not in capsys.readouterr().err
+    compute_dashboards(model, tok, sae, texts, batch_size=2)
+    err = capsys.readouterr().err
+    assert "dashboards random" in err and "6/6" in err and "logit effects" in err

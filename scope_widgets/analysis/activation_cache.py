@@ -16,6 +16,7 @@ import torch
 
 from ..engine import hooks
 from ..engine.tokens import encode, pad_batch, pad_id
+from ..runtime import progress_bar
 
 __all__ = ["ActivationCache", "corpus_batches", "precompute_activations", "texts_hash", "context_length"]
 
@@ -110,17 +111,9 @@ def precompute_activations(model, tokenizer, texts: Sequence[str], hook_point: s
     texts = [t for t in texts if isinstance(t, str) and t.strip()]
     max_tokens = min(int(max_tokens), context_length(model))
     cache = ActivationCache(cache_root, model, hook_point, max_tokens)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(texts), desc=f"activations {hook_point}", unit="text")
-    with torch.no_grad():
+    with torch.no_grad(), progress_bar(len(texts), f"activations {hook_point}", show=None if progress else False) as bar:
         for encoded, _, _ in corpus_batches(model, tokenizer, texts, 0, batch_size, max_tokens, hook_point, cache):
-            if bar is not None:
-                bar.update(len(encoded))
-    if bar is not None:
-        bar.close()
+            bar.update(len(encoded))
     return cache.dir
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..engine.unembed import logit_effects, unembedding
+from ..runtime import progress_bar
 from .activation_cache import ActivationCache, context_length, corpus_batches, texts_hash
 from .dashboards_file import Dashboards
 from .stats import ENCODE_ELEMENTS, RunningStats, sae_fingerprint
@@ -55,6 +56,7 @@ def compute_dashboards(
     skipping the texts already processed; the file is removed when the pass completes. With
     ``activation_cache`` (a folder), the model's activations at the SAE's hook point are kept on disk
     (:class:`ActivationCache`), so dashboards of another SAE at the same hook point skip the model.
+    ``progress``: a progress bar once the pass has lasted 2 s (never from a worker thread); False: none.
     """
     if isinstance(n_examples, bool) or not isinstance(n_examples, int) or not 1 <= n_examples <= 255:
         raise ValueError(f"n_examples must be an integer from 1 to 255, got {n_examples!r}")
@@ -78,13 +80,9 @@ def compute_dashboards(
         done, doc_tokens, hasher = _load_checkpoint(ckpt, run, config, texts)
 
     cache = ActivationCache(activation_cache, model, sae.hook_point_in, max_tokens) if activation_cache else None
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(texts), initial=done, desc=f"dashboards {sae.name}", unit="text")
     started = time.perf_counter()
-    with torch.no_grad():
+    shown = None if progress else False  # the runtime rule: after 2 s, in the main thread only
+    with torch.no_grad(), progress_bar(len(texts), f"dashboards {sae.name}", show=shown, initial=done) as bar:
         for b, (encoded, valid, x) in enumerate(corpus_batches(model, tokenizer, texts, done, batch_size, max_tokens, sae.hook_point_in, cache)):
             valid = valid.to(sae.device)
             width = valid.shape[1]
@@ -99,12 +97,9 @@ def compute_dashboards(
             doc_tokens.extend(np.asarray(ids, dtype=np.int64) for ids in encoded)
             texts_hash(texts[done : done + len(encoded)], hasher)
             done += len(encoded)
-            if bar is not None:
-                bar.update(len(encoded))
+            bar.update(len(encoded))
             if ckpt is not None and ((b + 1) % max(1, checkpoint_every) == 0) and done < len(texts):
                 _save_checkpoint(ckpt, run, config, done, doc_tokens, hasher)
-    if bar is not None:
-        bar.close()
     elapsed = time.perf_counter() - started
 
     effects = logit_effects(model, sae, progress=progress) if logits else None

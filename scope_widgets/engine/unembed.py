@@ -13,6 +13,7 @@ import weakref
 
 import torch
 
+from ..runtime import progress_bar
 from .hooks import decoder_layers
 
 __all__ = ["N_LOGITS", "final_norm_gain", "unembedding", "norm_gain", "logit_directions", "vocab_moments",
@@ -94,11 +95,7 @@ def logit_effects(model, sae, n: int = N_LOGITS, features=None, progress: bool =
     step = max(1, _LOGIT_ELEMENTS // vocab)
     out = {k: [] for k in ("top_ids", "top_values", "bottom_ids", "bottom_values", "mean", "std")}
     starts = range(0, total, step)
-    if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="logit effects", unit="chunk")
-    with torch.no_grad():
+    with torch.no_grad(), progress_bar(len(starts), "logit effects", "chunk", show=None if progress else False) as bar:
         mu, gram = vocab_moments(w_u)
         for start in starts:
             chunk = list(range(start, min(total, start + step))) if ids is None else ids[start : start + step].tolist()
@@ -112,6 +109,7 @@ def logit_effects(model, sae, n: int = N_LOGITS, features=None, progress: bool =
                                ("bottom_ids", bottom.indices.int()), ("bottom_values", bottom.values),
                                ("mean", mean), ("std", (second - mean**2).clamp_min(1e-20).sqrt())):
                 out[key].append(value.cpu())
+            bar.update(1)
     return {k: torch.cat(v) for k, v in out.items()}
 
 
