@@ -147,12 +147,29 @@ class LatestWorker:
             self._pending.clear()
 
 
+_THREADS: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()
+
+
+def background(fn: Callable[[], None], name: str) -> threading.Thread:
+    """Run ``fn`` in a daemon thread that interpreter exit waits for (see ``_finish_workers``)."""
+    thread = threading.Thread(target=fn, name=name, daemon=True)
+    _THREADS.add(thread)
+    thread.start()
+    return thread
+
+
 @atexit.register
-def _finish_workers(timeout: float = 5.0) -> None:
-    """At interpreter exit, let running work finish (briefly) and drop the rest: a daemon thread killed in
-    the middle of a torch call aborts the process ("terminate called without an active exception")."""
+def _finish_workers(timeout: float = 30.0) -> None:
+    """At interpreter exit, drop queued work and let running work finish (30 s at most in all): a daemon
+    thread killed in the middle of a torch call aborts the process ("terminate called without an active
+    exception", exit status 134)."""
+    import time
+
+    deadline = time.monotonic() + timeout
     workers = list(LatestWorker._all)
     for w in workers:
         w.drop_pending()
     for w in workers:
-        w.wait(timeout)
+        w.wait(max(0.0, deadline - time.monotonic()))
+    for t in list(_THREADS):
+        t.join(max(0.0, deadline - time.monotonic()))

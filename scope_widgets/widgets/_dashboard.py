@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from ._base import LatestWorker
+from ._base import LatestWorker, background
 
 log = logging.getLogger("scope_widgets.widgets")
 
@@ -149,9 +149,7 @@ def fill_feature_max(widget: Any, scope: Any, ids: list[int]) -> threading.Threa
         if found:
             widget.feature_max = {**widget.feature_max, **found}
 
-    thread = threading.Thread(target=work, name="scope-widgets-feature-max", daemon=True)
-    thread.start()
-    return thread
+    return background(work, "scope-widgets-feature-max")
 
 
 def _label(scope: Any, feature: int) -> str | None:
