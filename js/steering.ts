@@ -8,12 +8,14 @@
  *
  * Traits: `<coefTrait>` ({id: coefficient}; "coefficients" or "steering"), `method`
  * ("add" | "clamp" | "ablate"), `max_new_tokens`, `temperature`, `seed` (int | null),
- * `prompt`, and, written by the kernel, `baseline_text`, `steered_text`, `status`,
+ * `prompt`, and, written by the kernel, `baseline_text`, `steered_text` (drawn token by token with
+ * their probabilities from `<side>_pieces` / `<side>_probs`: see generations.ts), `status`,
  * `status_kind` ("idle" | "running" | "done" | "error" | "cancelled"), `generating`
  * ("baseline" | "steered" | ""), `feature_max` ({id: typical max activation}), `labels`.
  * Messages to the kernel: `{type: "generate", force}` and `{type: "stop"}`.
  */
 import { fmt, h, listen, replaceChildren, uniqueId } from "./dom";
+import { divergenceText, drawGenerated, firstDivergence, readGenerated } from "./generations";
 import { commit, getBool, getNumber, getNumberMap, getOptInt, getString, getStringMap, onChange } from "./traits";
 import type { View, WidgetModel } from "./types";
 
@@ -88,6 +90,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
   const maxTokens = h("input", { attrs: { type: "number", min: 1, max: 2048, step: 1, "aria-label": "Maximum new tokens" } });
   const temperature = h("input", { attrs: { type: "number", min: 0, max: 5, step: 0.1, "aria-label": "Temperature" } });
   const seed = h("input", { attrs: { type: "number", step: 1, placeholder: "random", "aria-label": "Seed (empty for random)" } });
+  const showProbs = h("input", { attrs: { type: "checkbox", "data-role": "show-probs", "aria-label": "Underline each generated token by how unsure the model was" } });
   const generate = h("button", { text: "Generate", attrs: { type: "button", title: "Generate again (Ctrl+Enter in the prompt)" } });
   const stop = h("button", { text: "Stop", attrs: { type: "button" } });
   const label = (text: string, input: HTMLElement): HTMLElement => h("label", undefined, h("span", { class: "sw-dim", text }), input);
@@ -99,6 +102,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     label("max tokens", maxTokens),
     label("temperature", temperature),
     label("seed", seed),
+    label("probabilities", showProbs),
     generate,
     stop,
   );
@@ -111,6 +115,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
   const steeredHead = h("h4", { text: "Steered" });
   const baselinePane = h("div", { class: "sw-gen" }, baselineHead, h("div", { class: "sw-gen-text" }, baselinePrompt, baselineText));
   const steeredPane = h("div", { class: "sw-gen" }, steeredHead, h("div", { class: "sw-gen-text" }, steeredPrompt, steeredText));
+  const divergence = h("div", { class: "sw-dim", attrs: { "data-role": "divergence" } });
   const status = h("div", { class: "sw-status", attrs: { "aria-hidden": "true" } });
   const announce = h("div", { class: "sw-sr-only", attrs: { role: "status", "aria-live": "polite" } });
   const el = h(
@@ -120,6 +125,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     sliders,
     controls,
     h("div", { class: "sw-gens" }, baselinePane, steeredPane),
+    divergence,
     status,
     announce,
   );
@@ -249,8 +255,13 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
   }
 
   function renderOutput(): void {
-    baselineText.textContent = getString(model, "baseline_text");
-    steeredText.textContent = getString(model, "steered_text");
+    const base = readGenerated(model, "baseline");
+    const steered = readGenerated(model, "steered");
+    const done = getString(model, "status_kind", "idle") === "done";
+    const at = done && base.tokenised && steered.tokenised ? firstDivergence(base.pieces, steered.pieces) : -2;
+    drawGenerated(baselineText, base, at);
+    drawGenerated(steeredText, steered, at);
+    divergence.textContent = at === -2 ? "" : divergenceText(base, steered, at);
     const kind = getString(model, "status_kind", "idle");
     const side = getString(model, "generating");
     const running = kind === "running";
@@ -349,7 +360,8 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     onChange(model, [coefTrait, "feature_max"], renderSliders),
     onChange(model, ["method", "positions", "max_new_tokens", "temperature", "seed"], renderSettings),
     onChange(model, ["prompt"], renderPrompt),
-    onChange(model, ["baseline_text", "steered_text", "status", "status_kind", "generating"], renderOutput),
+    onChange(model, ["baseline_text", "steered_text", "status", "status_kind", "generating", "baseline_pieces", "steered_pieces"], renderOutput),
+    listen(showProbs, "change", () => el.classList.toggle("sw-show-probs", showProbs.checked)),
     () => {
       // do not lose a value the user set just before the view went away
       try {

@@ -91,6 +91,10 @@ export const CSS = `
   background: linear-gradient(to right, rgb(var(--sw-heat-rgb) / 0.1), rgb(var(--sw-heat-rgb) / 0.9)); }
 .sw-tokens { font-family: var(--sw-mono); white-space: normal; word-break: break-word; line-height: 1.9;
   max-height: 24em; overflow-y: auto; padding: 2px; }
+/* chunks of ~256 tokens: the browser styles, lays out and paints only those near the view; the inline
+   padding keeps a focus ring or selection ring at a line's ends inside the chunk's paint clip */
+.sw-heatmap > .sw-tokens { padding: 2px 0; }
+.sw-chunk { content-visibility: auto; contain-intrinsic-block-size: auto 10em; padding: 0 2px; }
 .sw-tok { --sw-a: 0; background-color: rgb(var(--sw-heat-rgb) / var(--sw-a)); border-radius: 2px;
   padding: 1px 0; margin: 0 0.5px; cursor: pointer; white-space: pre; box-decoration-break: clone; }
 .sw-tok:hover { box-shadow: 0 0 0 1px var(--sw-fg-dim); }
@@ -160,6 +164,9 @@ export const CSS = `
 .sw-gen-prompt { color: var(--sw-fg-dim); }
 .sw-running .sw-gen-text::after { content: "▍"; animation: sw-blink 1s steps(2) infinite; color: var(--sw-accent); }
 @keyframes sw-blink { to { visibility: hidden; } }
+.sw-gtok[data-diverge] { outline: 1px dashed var(--sw-accent); outline-offset: 1px; }
+.sw-show-probs .sw-gtok { text-decoration-line: underline; text-decoration-thickness: 2px; text-underline-offset: 3px;
+  text-decoration-color: color-mix(in srgb, var(--sw-suppress) calc(var(--sw-u, 0) * 100%), transparent); }
 .sw-status { margin-top: 6px; font-size: 0.92em; color: var(--sw-fg-dim); min-height: 1.3em; }
 .sw-status[data-kind="error"] { color: var(--sw-error); }
 .sw-status[data-kind="done"] { color: var(--sw-ok); }

@@ -63,6 +63,10 @@ export interface SteeringTraits {
   seed: number | null;
   baseline_text: string;
   steered_text: string;
+  baseline_pieces: string[]; // each generated token's text; they add up to baseline_text
+  baseline_probs: Binary; // float32, one probability per piece
+  steered_pieces: string[];
+  steered_probs: Binary;
   status: string;
   status_kind: "idle" | "running" | "done" | "error" | "cancelled";
   generating: "baseline" | "steered" | "";

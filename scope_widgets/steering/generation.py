@@ -75,11 +75,25 @@ class _CancelCriteria:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+class _ProbabilityRecorder:
+    """A logits processor that keeps the log-probabilities of the current step: the model's own distribution
+    (transformers runs the caller's processors before the sampling temperature; steering, being in the
+    forward pass, is included). One row, replaced each step: memory does not grow with the generation."""
+
+    def __init__(self) -> None:
+        self.logprobs: torch.Tensor | None = None
+
+    def __call__(self, input_ids, scores):
+        self.logprobs = torch.log_softmax(scores[0].float(), dim=-1)
+        return scores
+
+
 class _QueueStreamer:
     """A transformers streamer: the first ``put`` is the prompt (skipped), then one token at a time."""
 
-    def __init__(self, decoder: IncrementalDecoder, out: queue.Queue, stream: "GenerationStream") -> None:
-        self.decoder, self.out, self.stream = decoder, out, stream
+    def __init__(self, decoder: IncrementalDecoder, out: queue.Queue, stream: "GenerationStream",
+                 recorder: _ProbabilityRecorder) -> None:
+        self.decoder, self.out, self.stream, self.recorder = decoder, out, stream, recorder
         self.prompt_seen = False
 
     def put(self, value) -> None:
@@ -91,6 +105,9 @@ class _QueueStreamer:
         if self.stream.first_token_at is None:
             self.stream.first_token_at = time.perf_counter()
         piece = self.decoder.push(ids)
+        logprobs = self.recorder.logprobs
+        prob = float(logprobs[ids[-1]].exp()) if logprobs is not None and len(ids) == 1 else float("nan")
+        self.stream.tokens.append((piece, prob))  # the pieces add up to the text ("" while a character is split)
         if piece:
             self.out.put(piece)
 
@@ -101,7 +118,9 @@ class _QueueStreamer:
 class GenerationStream:
     """Iterate for the new text, piece by piece. ``cancel()`` from any thread stops it early.
 
-    Attributes after (or during) iteration: ``text`` (all pieces so far), ``n_tokens``, ``cancelled``,
+    Attributes after (or during) iteration: ``text`` (all pieces so far), ``tokens`` (one ``(text, probability)``
+    pair per generated token: its text, ``""`` while a multi-byte character is split across tokens, and the
+    probability the (steered) model gave it, before any sampling temperature), ``n_tokens``, ``cancelled``,
     ``started_at``, ``first_token_at`` and ``finished_at`` (``time.perf_counter()`` values).
     """
 
@@ -114,6 +133,7 @@ class GenerationStream:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.text = ""
+        self.tokens: list[tuple[str, float]] = []
         self.n_tokens = 0
         self.started_at: float | None = None
         self.first_token_at: float | None = None
@@ -130,8 +150,10 @@ class GenerationStream:
     def _worker(self) -> None:
         try:
             with self._context():
-                self._run({"streamer": _QueueStreamer(self._decoder, self._queue, self),
-                           "stopping_criteria": [_CancelCriteria(self._cancel)]})
+                recorder = _ProbabilityRecorder()
+                self._run({"streamer": _QueueStreamer(self._decoder, self._queue, self, recorder),
+                           "stopping_criteria": [_CancelCriteria(self._cancel)],
+                           "logits_processor": [recorder]})
         except BaseException as err:  # handed to the consumer, raised there
             self._error = err
         finally:

@@ -19,6 +19,7 @@ import time
 import weakref
 from typing import Any
 
+import numpy as np
 import traitlets
 
 from ..steering import DEFAULT_POSITIONS, METHODS, POSITIONS
@@ -54,6 +55,13 @@ def effective_steer(coefficients: dict, method: str) -> dict[int, float]:
     return {int(f): float(c) for f, c in coefficients.items() if c != 0}
 
 
+def token_traits(side: str, tokens: list) -> dict:
+    """``<side>_probs`` (float32 bytes) and ``<side>_pieces`` for ``(text, probability)`` pairs, probabilities first:
+    the browser draws tokens only once the pieces add up to the text, which is set after them."""
+    probs = np.asarray([p for _, p in tokens], dtype="<f4")
+    return {f"{side}_probs": probs.tobytes(), f"{side}_pieces": [t for t, _ in tokens]}
+
+
 _CONTROLLERS: "weakref.WeakSet[SteeringController]" = weakref.WeakSet()
 
 
@@ -82,8 +90,9 @@ class SteeringController:
         self._thread: threading.Thread | None = None
         self._stream: Any = None
         self._last: tuple | None = None
-        self._baselines: dict[tuple, tuple[str, int | None]] = {}
+        self._baselines: dict[tuple, tuple[str, int | None, list]] = {}
         self.last_timing: dict[str, float] = {}
+        self._last_tokens: list[tuple[str, float]] = []  # the (text, probability) pairs of the side just generated
         _CONTROLLERS.add(self)
 
     # ------------------------------------------------------------------ requests (any thread)
@@ -195,15 +204,16 @@ class SteeringController:
             baseline = self._consume(job, p, None, seed, "baseline")
             if baseline is None:
                 return
-            self._baselines[base_key] = (baseline, seed)
+            self._baselines[base_key] = (baseline, seed, list(self._last_tokens))
         else:
-            baseline, seed = cached
-            if not self._set(job, baseline_text=baseline):
+            baseline, seed, tokens = cached
+            if not self._set(job, **token_traits("baseline", tokens), baseline_text=baseline):
                 return
         if not p["steer"]:
             total = time.perf_counter() - t0
             self.last_timing = {"total_s": total}
-            self._set(job, steered_text=baseline, generating="", status_kind="done",
+            tokens = self._baselines.get(base_key, (None, None, []))[2]
+            self._set(job, **token_traits("steered", tokens), steered_text=baseline, generating="", status_kind="done",
                       status=f"done in {total:.1f} s · no active steering (every coefficient is 0): steered = baseline")
             return
         t_steer = time.perf_counter()
@@ -220,7 +230,9 @@ class SteeringController:
     def _consume(self, job: int, p: dict, steer: dict | None, seed: int | None, side: str) -> str | None:
         """Stream one side into ``<side>_text``; None when the job went stale (or was stopped)."""
         trait = f"{side}_text"
-        if not self._set(job, **{trait: ""}, generating=side, status_kind="running", status=f"generating {side}…"):
+        self._last_tokens = []
+        if not self._set(job, **token_traits(side, []), **{trait: ""}, generating=side, status_kind="running",
+                         status=f"generating {side}…"):
             return None
         t0 = time.perf_counter()
         kwargs = dict(method=p["method"], max_new_tokens=p["max_new_tokens"], temperature=p["temperature"], seed=seed)
@@ -252,7 +264,8 @@ class SteeringController:
                         self.last_timing["first_token_s"] = first
                 if now - last_push >= PUSH_INTERVAL:
                     last_push = now
-                    if not self._set(job, **{trait: text}, status=f"generating {side}… {n} tokens"):
+                    tokens = list(getattr(pieces, "tokens", []))
+                    if not self._set(job, **token_traits(side, tokens), **{trait: text}, status=f"generating {side}… {n} tokens"):
                         getattr(pieces, "cancel", lambda: None)()
                         return None
         finally:
@@ -261,8 +274,14 @@ class SteeringController:
                     self._stream = None
         if self._stale(job):
             return None
-        self._set(job, **{trait: text}, status=f"{side} done: {n} tokens")
+        self._last_tokens = list(getattr(pieces, "tokens", []))
+        self._set(job, **token_traits(side, self._last_tokens), **{trait: text}, status=f"{side} done: {n} tokens")
         return text
+
+
+def _pairs(pieces: list[str], probs: bytes) -> list[tuple[str, float]]:
+    values = np.frombuffer(probs, dtype="<f4")
+    return [(t, float(p)) for t, p in zip(pieces, values)]
 
 
 class SteeringTraits(traitlets.HasTraits):
@@ -280,6 +299,21 @@ class SteeringTraits(traitlets.HasTraits):
     generating = traitlets.Unicode("").tag(sync=True)  # "baseline" | "steered" | ""
     auto_generate = traitlets.Bool(False).tag(sync=True)  # the browser asks for a baseline on display
     positions = traitlets.Enum(POSITIONS, DEFAULT_POSITIONS).tag(sync=True)  # where steering acts
+    # each generated token of each side: its text (they add up to the side's text) and probability (float32)
+    baseline_pieces = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    baseline_probs = traitlets.Bytes(b"").tag(sync=True)
+    steered_pieces = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    steered_probs = traitlets.Bytes(b"").tag(sync=True)
+
+    @property
+    def baseline_tokens(self) -> list[tuple[str, float]]:
+        """The baseline's tokens as ``(text, probability)`` pairs (the probability the model gave each)."""
+        return _pairs(self.baseline_pieces, self.baseline_probs)
+
+    @property
+    def steered_tokens(self) -> list[tuple[str, float]]:
+        """The steered generation's tokens as ``(text, probability)`` pairs, under the steering."""
+        return _pairs(self.steered_pieces, self.steered_probs)
 
     def steer_targets(self, steer: dict) -> dict:
         """The engine's ``steer`` for the coefficients: feature ids as they are (panels with concept
