@@ -15,6 +15,7 @@
  * Messages to the kernel: `{type: "generate", force}` and `{type: "stop"}`.
  */
 import { fmt, h, listen, replaceChildren, uniqueId } from "./dom";
+import { createChat, isChat } from "./chat";
 import { divergenceText, drawGenerated, firstDivergence, readGenerated } from "./generations";
 import { commit, getBool, getNumber, getNumberMap, getOptInt, getString, getStringMap, onChange } from "./traits";
 import type { View, WidgetModel } from "./types";
@@ -118,10 +119,12 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
   const divergence = h("div", { class: "sw-dim", attrs: { "data-role": "divergence" } });
   const status = h("div", { class: "sw-status", attrs: { "aria-hidden": "true" } });
   const announce = h("div", { class: "sw-sr-only", attrs: { role: "status", "aria-live": "polite" } });
+  const chat = createChat(model);
   const el = h(
     "div",
     { class: "sw-steering" },
     prompt,
+    chat.el,
     sliders,
     controls,
     h("div", { class: "sw-gens" }, baselinePane, steeredPane),
@@ -249,9 +252,11 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
 
   function renderPrompt(): void {
     const p = getString(model, "prompt");
+    const chatting = isChat(model); // the transcript shows the conversation; the panes, the replies
+    prompt.hidden = chatting;
     if (document.activeElement !== prompt) prompt.value = p;
-    baselinePrompt.textContent = p;
-    steeredPrompt.textContent = p;
+    baselinePrompt.textContent = chatting ? "" : p;
+    steeredPrompt.textContent = chatting ? "" : p;
   }
 
   function renderOutput(): void {
@@ -359,7 +364,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     listen(stop, "click", () => model.send({ type: "stop" })),
     onChange(model, [coefTrait, "feature_max"], renderSliders),
     onChange(model, ["method", "positions", "max_new_tokens", "temperature", "seed"], renderSettings),
-    onChange(model, ["prompt"], renderPrompt),
+    onChange(model, ["prompt", "chat"], renderPrompt),
     onChange(model, ["baseline_text", "steered_text", "status", "status_kind", "generating", "baseline_pieces", "steered_pieces"], renderOutput),
     listen(showProbs, "change", () => el.classList.toggle("sw-show-probs", showProbs.checked)),
     () => {
@@ -392,6 +397,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     el,
     destroy() {
       for (const c of cleanups) c();
+      chat.destroy();
     },
   };
 }

@@ -164,6 +164,11 @@ export const CSS = `
 .sw-gen-prompt { color: var(--sw-fg-dim); }
 .sw-running .sw-gen-text::after { content: "▍"; animation: sw-blink 1s steps(2) infinite; color: var(--sw-accent); }
 @keyframes sw-blink { to { visibility: hidden; } }
+.sw-chat { display: flex; flex-direction: column; gap: 4px; margin-bottom: 6px; max-height: 22em; overflow-y: auto; }
+.sw-chat-turn[data-speaker="user"], .sw-chat-turn[data-speaker="system"] { white-space: pre-wrap; }
+.sw-chat-reply { border-left: 2px solid var(--sw-border); padding-left: 6px; }
+.sw-chat-box[hidden], .sw-prompt[hidden] { display: none; }
+.sw-chat-box .sw-controls textarea { flex: 1; min-width: 12em; }
 .sw-gtok[data-diverge] { outline: 1px dashed var(--sw-accent); outline-offset: 1px; }
 .sw-show-probs .sw-gtok { text-decoration-line: underline; text-decoration-thickness: 2px; text-underline-offset: 3px;
   text-decoration-color: color-mix(in srgb, var(--sw-suppress) calc(var(--sw-u, 0) * 100%), transparent); }

@@ -63,6 +63,8 @@ export interface SteeringTraits {
   seed: number | null;
   baseline_text: string;
   steered_text: string;
+  chat: Array<Record<string, string>>; // the conversation so far (chat.ts); [] for a plain prompt
+  steer_template: boolean;
   baseline_pieces: string[]; // each generated token's text; they add up to baseline_text
   baseline_probs: Binary; // float32, one probability per piece
   steered_pieces: string[];

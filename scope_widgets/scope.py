@@ -18,7 +18,7 @@ from .engine import hooks
 from .engine.models import DEFAULT_SAE_DIR, load_default_model, load_model
 from .engine.tokens import encode, token_strings
 from .features import extract
-from .runtime import check_k, check_text
+from .runtime import check_k, check_text, in_batches
 from .steering import GenerationStream, sampling_kwargs, seeded
 
 MAX_NEW_TOKENS = 4096
@@ -201,10 +201,7 @@ class Scope:
         if not isinstance(text, Sequence) or not text:
             raise ValueError("features() takes a string or a non-empty list of strings")
         texts = [check_text(t, f"text {i}") for i, t in enumerate(text)]
-        out = []
-        for start in range(0, len(texts), max(1, int(batch_size))):
-            out.extend(self._features_batch(texts[start : start + batch_size], k, sae, limit))
-        return out
+        return in_batches(lambda chunk: self._features_batch(chunk, k, sae, limit), texts, batch_size, desc="features")
 
     def _features_batch(self, texts: list[str], k: int, sae, limit: int):
         saes = self.resolve_saes(sae)
@@ -345,8 +342,9 @@ class Scope:
         with steering.apply(self.model, target, request, skip_bos=self._bos_id is not None):  # empty: no hooks
             yield
 
-    def _prepare_generation(self, prompt, steer, method, max_new_tokens, temperature, seed, positions, sae):
-        check_text(prompt, "the prompt")
+    def _prepare_generation(self, prompt, steer, method, max_new_tokens, temperature, seed, positions, sae,
+                            steer_template=False):
+        chat = self._chat(prompt)
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
             raise ValueError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS}, got {max_new_tokens!r}")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 10 or temperature != temperature:
@@ -359,7 +357,14 @@ class Scope:
                 f"{self.max_tokens} tokens in all"
             )
         target, request = self._steering(steer, method, positions, sae)
-        ids, _ = self._encode(prompt, reserve=max_new_tokens)
+        if chat is None:
+            ids, unsteered = self._encode(prompt, reserve=max_new_tokens)[0], frozenset()
+        else:
+            ids = chat.ids
+            unsteered = frozenset() if steer_template else chat.template_positions
+            if len(ids) + max_new_tokens > self.max_tokens:
+                raise ValueError(f"the conversation is {len(ids)} tokens: with {max_new_tokens} new ones it passes the "
+                                 f"model's {self.max_tokens}; drop early turns or ask for fewer tokens")
         input_ids = torch.tensor([ids], device=self.device)
         kwargs = dict(
             input_ids=input_ids,
@@ -370,29 +375,46 @@ class Scope:
         @contextmanager
         def context():
             with seeded(seed, self.device), steering.apply(
-                self.model, target, request, skip_bos=self._bos_id is not None, prompt_len=len(ids)
+                self.model, target, request, skip_bos=self._bos_id is not None, prompt_len=len(ids), unsteered=unsteered
             ):  # an empty request installs no hooks
                 yield
 
         return kwargs, context
 
-    def generate(self, prompt: str, steer=None, method: str = "add", max_new_tokens: int = 40,
-                 temperature: float = 0.0, seed: int | None = None, positions: str = "all", sae=None) -> str:
+    def _chat(self, prompt):
+        """None for a plain prompt (checked), else the formatted conversation (``engine.chat.ChatPrompt``)."""
+        from .engine.chat import format_chat, is_chat
+
+        if is_chat(prompt):
+            return format_chat(self.tokenizer, prompt)
+        check_text(prompt, "the prompt")
+        return None
+
+    def generate(self, prompt, steer=None, method: str = "add", max_new_tokens: int = 40,
+                 temperature: float = 0.0, seed: int | None = None, positions: str = "all", sae=None,
+                 steer_template: bool = False) -> str:
         """The new text the model writes after ``prompt``, steered by ``steer`` (``{feature: coefficient}``).
 
-        ``method`` is ``"add"``, ``"clamp"`` or ``"ablate"``; ``positions="generated"`` leaves the prompt's
-        own positions unsteered. ``temperature=0`` is greedy; ``seed`` makes sampling reproducible.
+        ``prompt`` is a string, or a chat: ``[{"role": "user", "content": "..."}, ...]``, formatted with the
+        tokenizer's chat template (Gemma's when it has none); the template's own tokens (turn markers, role
+        names) are left unsteered unless ``steer_template=True``. ``method`` is ``"add"``, ``"clamp"`` or
+        ``"ablate"``; ``positions="generated"`` leaves the prompt's own positions unsteered.
+        ``temperature=0`` is greedy; ``seed`` makes sampling reproducible.
         """
-        kwargs, context = self._prepare_generation(prompt, steer, method, max_new_tokens, temperature, seed, positions, sae)
+        kwargs, context = self._prepare_generation(prompt, steer, method, max_new_tokens, temperature, seed, positions,
+                                                   sae, steer_template)
         with context(), torch.no_grad():
             out = self.model.generate(**kwargs)
         return self.tokenizer.decode(out[0, kwargs["input_ids"].shape[1] :], skip_special_tokens=True)
 
-    def stream(self, prompt: str, steer=None, method: str = "add", max_new_tokens: int = 40,
-               temperature: float = 0.0, seed: int | None = None, positions: str = "all", sae=None) -> GenerationStream:
+    def stream(self, prompt, steer=None, method: str = "add", max_new_tokens: int = 40,
+               temperature: float = 0.0, seed: int | None = None, positions: str = "all", sae=None,
+               steer_template: bool = False) -> GenerationStream:
         """Like ``generate``, but returns a ``GenerationStream``: iterate it for text pieces as they are
-        generated; call ``.cancel()`` from any thread to stop it. Bad arguments raise here, at once."""
-        kwargs, context = self._prepare_generation(prompt, steer, method, max_new_tokens, temperature, seed, positions, sae)
+        generated (``.tokens`` holds each token's text and probability); call ``.cancel()`` from any thread
+        to stop it. Bad arguments raise here, at once."""
+        kwargs, context = self._prepare_generation(prompt, steer, method, max_new_tokens, temperature, seed, positions,
+                                                   sae, steer_template)
 
         def run(extra: dict) -> None:
             with torch.no_grad():

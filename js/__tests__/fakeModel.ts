@@ -1,4 +1,5 @@
 /** A fake anywidget model: get/set/on/off/save_changes/send, with Backbone's change semantics. */
+import { render } from "../render";
 import type { Handler, WidgetModel } from "../types";
 
 function same(a: unknown, b: unknown): boolean {
@@ -146,4 +147,13 @@ export function eiffelState(extra: Record<string, unknown> = {}): Record<string,
     }),
     ...extra,
   };
+}
+
+/** Render `state` (which names its `view`) into a fresh element attached to the page. */
+export function mountView(state: Record<string, unknown>) {
+  const model = new FakeModel(state);
+  const el = document.createElement("div");
+  document.body.appendChild(el);
+  const cleanup = render({ model, el });
+  return { model, el, cleanup, q: <T extends HTMLElement>(s: string) => el.querySelector<T>(s)! };
 }

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { firstDivergence } from "../generations";
-import { render } from "../render";
-import { FakeModel, asDataView } from "./fakeModel";
+import { asDataView, mountView } from "./fakeModel";
 
 function state(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -17,12 +16,9 @@ function state(extra: Record<string, unknown> = {}): Record<string, unknown> {
 }
 
 function mount(extra: Record<string, unknown> = {}) {
-  const model = new FakeModel(state(extra));
-  const el = document.createElement("div");
-  document.body.appendChild(el);
-  const cleanup = render({ model, el });
-  const toks = (side: string) => [...el.querySelectorAll<HTMLElement>(`[data-role=${side}-text] [data-role=gen-token]`)];
-  return { model, el, cleanup, toks };
+  const m = mountView(state(extra));
+  const toks = (side: string) => [...m.el.querySelectorAll<HTMLElement>(`[data-role=${side}-text] [data-role=gen-token]`)];
+  return { ...m, toks };
 }
 
 afterEach(() => document.body.replaceChildren());

@@ -36,8 +36,10 @@ class _PositionTracker:
         return start
 
 
-def _mask(steering: Steering, tracker: _PositionTracker, seq_len: int, device, skip_bos: bool):
-    """[seq] bool mask of the positions to steer, or None for all of them.
+def _mask(steering: Steering, tracker: _PositionTracker, seq_len: int, device, skip_bos: bool,
+          unsteered: frozenset[int] = frozenset()):
+    """[seq] bool mask of the positions to steer, or None for all of them; ``unsteered`` positions (a chat
+    template's tokens) are never steered.
 
     Worked out from Python ints, so a decoding step never waits on the GPU to decide.
     """
@@ -48,16 +50,23 @@ def _mask(steering: Steering, tracker: _PositionTracker, seq_len: int, device, s
         first = max(first, tracker.prompt_len - 1)
     elif steering.positions == "prompt":
         end = tracker.prompt_len
-    if start >= first and (end is None or start + seq_len <= end):
+    skipped = [p - start for p in unsteered if start <= p < start + seq_len]
+    if start >= first and (end is None or start + seq_len <= end) and not skipped:
         return None
     pos = torch.arange(start, start + seq_len, device=device)
     keep = pos >= first
-    return keep if end is None else keep & (pos < end)
+    if end is not None:
+        keep &= pos < end
+    if skipped:
+        keep[torch.tensor(skipped, device=device)] = False
+    return keep
 
 
 @contextmanager
-def apply(model, sae, steering: Steering, *, skip_bos: bool = True, prompt_len: int | None = None) -> Iterator[None]:
-    """Steer every forward pass this thread makes inside the block; the hooks go on exit, whatever happens."""
+def apply(model, sae, steering: Steering, *, skip_bos: bool = True, prompt_len: int | None = None,
+          unsteered: frozenset[int] = frozenset()) -> Iterator[None]:
+    """Steer every forward pass this thread makes inside the block; the hooks go on exit, whatever happens.
+    ``unsteered``: absolute positions left alone (a chat template's own tokens)."""
     if not steering:
         yield
         return
@@ -81,7 +90,7 @@ def apply(model, sae, steering: Steering, *, skip_bos: bool = True, prompt_len: 
 
     def edit(h: torch.Tensor) -> torch.Tensor:  # h: [batch, seq, d_out] (or [seq, d_out])
         seq_len = h.shape[-2]
-        keep = _mask(steering, tracker, seq_len, h.device, skip_bos)
+        keep = _mask(steering, tracker, seq_len, h.device, skip_bos, unsteered)
         if keep is not None and not bool(keep.any()):  # e.g. decoding steps under positions="prompt"
             return h
         if steering.method == "add":

@@ -11,6 +11,7 @@ with a status line; errors land in ``status`` (``status_kind="error"``), never o
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import math
 import random
@@ -53,6 +54,12 @@ def effective_steer(coefficients: dict, method: str) -> dict[int, float]:
     if method == "ablate":
         return {int(f): 0.0 for f in coefficients}
     return {int(f): float(c) for f, c in coefficients.items() if c != 0}
+
+
+def chat_messages(turns: list[dict], side: str) -> list[dict]:
+    """The conversation as one side saw it: earlier replies are ``{"role": "assistant", "baseline": ...,
+    "steered": ...}`` turns, and each side continues from its own."""
+    return [{"role": t["role"], "content": t[side] if t["role"] == "assistant" else t["content"]} for t in turns]
 
 
 def token_traits(side: str, tokens: list) -> dict:
@@ -98,8 +105,11 @@ class SteeringController:
     # ------------------------------------------------------------------ requests (any thread)
     def params(self) -> dict:
         w = self.widget
+        chat = [dict(t) for t in getattr(w, "chat", None) or []]
         return {
             "prompt": w.prompt,
+            "chat": chat,
+            "steer_template": bool(getattr(w, "steer_template", False)),
             "steer": effective_steer(getattr(w, self.coef_trait), w.method),
             "method": w.method,
             "max_new_tokens": int(w.max_new_tokens),
@@ -110,8 +120,8 @@ class SteeringController:
 
     @staticmethod
     def _key(p: dict) -> tuple:
-        return (p["prompt"], tuple(sorted(p["steer"].items())), p["method"], p["max_new_tokens"], p["temperature"], p["seed"],
-                p["positions"])
+        return (p["prompt"], json.dumps(p["chat"]), p["steer_template"], tuple(sorted(p["steer"].items())), p["method"],
+                p["max_new_tokens"], p["temperature"], p["seed"], p["positions"])
 
     def request(self, force: bool = False) -> bool:
         """Start generating for the widget's current settings (cancelling stale work). Without
@@ -193,7 +203,7 @@ class SteeringController:
 
     def _generate(self, job: int, p: dict, force: bool, t0: float) -> None:
         self.last_timing = {}
-        base_key = (p["prompt"], p["max_new_tokens"], p["temperature"], p["seed"])
+        base_key = (p["prompt"], json.dumps(chat_messages(p["chat"], "baseline")), p["max_new_tokens"], p["temperature"], p["seed"])
         sampling = p["temperature"] > 0
         cached = self._baselines.get(base_key)
         if cached is not None and force and sampling and p["seed"] is None:
@@ -239,11 +249,14 @@ class SteeringController:
         if steer:  # the baseline keeps the scope's defaults, so fakes and old scopes need not know positions
             kwargs["positions"] = p["positions"]
             steer = self.widget.steer_targets(steer)
+            if p["chat"]:
+                kwargs["steer_template"] = p["steer_template"]
+        prompt = chat_messages(p["chat"], side) if p["chat"] else p["prompt"]  # each side continues its own chat
         stream_fn = getattr(self.scope, "stream", None)
         if not callable(stream_fn):  # a scope without streaming: one piece
-            pieces: Any = [self.scope.generate(p["prompt"], steer=steer, **kwargs)]
+            pieces: Any = [self.scope.generate(prompt, steer=steer, **kwargs)]
         else:
-            pieces = stream_fn(p["prompt"], steer=steer, **kwargs)
+            pieces = stream_fn(prompt, steer=steer, **kwargs)
         with self._lock:
             if self._stale(job):
                 getattr(pieces, "cancel", lambda: None)()
@@ -299,6 +312,9 @@ class SteeringTraits(traitlets.HasTraits):
     generating = traitlets.Unicode("").tag(sync=True)  # "baseline" | "steered" | ""
     auto_generate = traitlets.Bool(False).tag(sync=True)  # the browser asks for a baseline on display
     positions = traitlets.Enum(POSITIONS, DEFAULT_POSITIONS).tag(sync=True)  # where steering acts
+    # a chat instead of a prompt: the turns so far (see chat_messages); the template's tokens unsteered unless asked
+    chat = traitlets.List(traitlets.Dict()).tag(sync=True)
+    steer_template = traitlets.Bool(False).tag(sync=True)
     # each generated token of each side: its text (they add up to the side's text) and probability (float32)
     baseline_pieces = traitlets.List(traitlets.Unicode()).tag(sync=True)
     baseline_probs = traitlets.Bytes(b"").tag(sync=True)
@@ -325,7 +341,8 @@ class SteeringTraits(traitlets.HasTraits):
     def _init_steering(self, scope: Any, coef_trait: str) -> None:
         self._controller = SteeringController(self, scope, coef_trait)
         self.observe(self._on_steering_change,
-                     names=[coef_trait, "method", "max_new_tokens", "temperature", "seed", "prompt", "positions"])
+                     names=[coef_trait, "method", "max_new_tokens", "temperature", "seed", "prompt", "positions", "chat",
+                            "steer_template"])
 
     def _on_steering_change(self, _change: dict) -> None:
         assert self._controller is not None
