@@ -3,8 +3,14 @@
  *
  * Each token is one focusable `span[data-token-index]` (role option in a listbox, roving
  * tabindex). Recolouring writes one attribute (`data-h`, the heat level) per token whose
- * level changed; the colours live in CSS, so a theme switch needs no work here and 2,000
- * tokens recolour in well under a frame.
+ * level changed; the colours live in CSS, so a theme switch needs no work here.
+ *
+ * Long texts: the spans sit in chunks of about 256 tokens (`div.sw-chunk`, role none, cut after
+ * a line break where there is one), each with `content-visibility: auto`. Every span is in the
+ * DOM and every `data-h` is written at once, but the browser does the style, layout and paint
+ * of a chunk only while it is near the view; the work of a recolour grows with what is on
+ * screen, not with the text (8,000 tokens recolour in a few ms). A chunk ends a line: where a
+ * stretch of text has no line break for 512 tokens, the cut falls after a sentence end.
  *
  * Traits: `<featureTrait>` (int | null) the feature shown, `<tokenTrait>` (int | null) the
  * selected token; both are set here on click / Enter / Space and listened to.
@@ -24,7 +30,20 @@ export interface HeatmapOptions {
   tooltipFeatures?: number;
 }
 
+// for the estimated heights of chunks not yet shown: styles.ts sets the line height (.sw-tokens) and
+// the tokens' margins (.sw-tok); a monospace advance is about 0.6 em
+const LINE_EM = 1.9;
+const TOKEN_MARGIN_PX = 1;
+const MONO_ADVANCE = 0.6;
+
 const LEVEL_STRINGS = Array.from({ length: 21 }, (_, i) => String(i));
+
+/** The heat level of every token of `values` into `out` (all 0 without values); returns the scale max. */
+export function fillLevels(out: Uint8Array, values: ArrayLike<number> | null, hasBos: boolean): number {
+  const max = values ? scaleMax(values, hasBos) : 0;
+  for (let i = 0; i < out.length; i++) out[i] = values && !(hasBos && i === 0) ? heatLevel(values[i], max) : 0;
+  return max;
+}
 
 /**
  * Set the heat level of each token span from `values`; only changed levels are written.
@@ -48,35 +67,143 @@ export function recolor(
   return max;
 }
 
-/** Build the token spans (and line breaks) for `tokens` into a fragment. */
-export function buildTokens(tokens: string[], hasBos: boolean): { fragment: DocumentFragment; spans: HTMLElement[] } {
-  const fragment = document.createDocumentFragment();
-  const spans: HTMLElement[] = new Array(tokens.length);
-  for (let i = 0; i < tokens.length; i++) {
-    const span = document.createElement("span");
-    span.className = "sw-tok";
-    span.setAttribute("role", "option");
-    span.setAttribute("tabindex", i === 0 ? "0" : "-1");
-    span.setAttribute("data-token-index", String(i));
-    span.setAttribute("aria-selected", "false");
-    span.setAttribute("data-h", "0");
-    if (hasBos && i === 0) span.setAttribute("data-bos", "");
-    const shown = displayToken(tokens[i]);
-    for (const seg of shown.segments) {
-      if (seg.ws) {
-        const ws = document.createElement("span");
-        ws.className = "sw-ws";
-        ws.textContent = seg.text;
-        span.appendChild(ws);
-      } else {
-        span.appendChild(document.createTextNode(seg.text));
+/** Tokens per chunk aimed at; a chunk holds between half and twice as many (the last one fewer). */
+export const CHUNK_TOKENS = 256;
+
+const SENTENCE_END = /[.!?…;:]["'”’)\]]*\s*$/;
+
+/**
+ * Where each chunk of tokens starts (ascending, the first is 0; empty for no tokens). A chunk is a
+ * block, so it ends a line: it is cut after a token holding a line break once it has `target / 2`
+ * tokens; a chunk that reaches `2 * target` tokens without one is cut after its last sentence end
+ * past `target / 2` tokens, else after its last token before a space, else where it is.
+ */
+export function chunkStarts(tokens: ArrayLike<string>, target = CHUNK_TOKENS): number[] {
+  const n = tokens.length;
+  const min = Math.max(1, target >> 1);
+  const max = Math.max(min, target * 2);
+  const starts: number[] = [];
+  let s = 0;
+  while (s < n) {
+    starts.push(s);
+    let end = -1; // last token of this chunk
+    let sentence = -1;
+    let space = -1;
+    for (let i = s; i < n; i++) {
+      const len = i - s + 1;
+      const t = tokens[i];
+      if (len >= min) {
+        if (t.includes("\n")) {
+          end = i;
+          break;
+        }
+        if (SENTENCE_END.test(t)) sentence = i;
+        if (/\s$/.test(t) || (i + 1 < n && /^\s/.test(tokens[i + 1]))) space = i;
+      }
+      if (len >= max) {
+        end = sentence >= 0 ? sentence : space >= 0 ? space : i;
+        break;
       }
     }
-    spans[i] = span;
-    fragment.appendChild(span);
-    for (let b = 0; b < shown.newlines; b++) fragment.appendChild(document.createElement("br"));
+    s = end < 0 ? n : end + 1;
   }
-  return { fragment, spans };
+  return starts;
+}
+
+export interface BuiltTokens {
+  fragment: DocumentFragment;
+  /** one span per token, in order */
+  spans: HTMLElement[];
+  /** the chunk blocks in order; chunk c holds the tokens from starts[c] up to starts[c + 1] */
+  chunks: HTMLElement[];
+  starts: number[];
+  /** per chunk, the text between its line breaks: [characters, tokens] per line before wrapping */
+  lines: Array<Array<[number, number]>>;
+}
+
+/**
+ * Build the token spans (and line breaks) for `tokens`, in chunks, into a fragment; `levels` (one per
+ * token) are their first heat levels, written before the spans are in the document (cheaper then).
+ */
+export function buildTokens(
+  tokens: string[],
+  hasBos: boolean,
+  target = CHUNK_TOKENS,
+  levels: Uint8Array | null = null,
+): BuiltTokens {
+  const fragment = document.createDocumentFragment();
+  const spans: HTMLElement[] = new Array(tokens.length);
+  const starts = chunkStarts(tokens, target);
+  const chunks: HTMLElement[] = [];
+  const lines: Array<Array<[number, number]>> = [];
+  // cloning one prepared span is a little faster (~20 % in Chromium) than setting its fixed attributes
+  const proto = document.createElement("span");
+  proto.className = "sw-tok";
+  proto.setAttribute("role", "option");
+  proto.setAttribute("tabindex", "-1");
+  proto.setAttribute("aria-selected", "false");
+  proto.setAttribute("data-h", "0");
+  const chunkProto = document.createElement("div");
+  chunkProto.className = "sw-chunk";
+  chunkProto.setAttribute("role", "none");
+  for (let c = 0; c < starts.length; c++) {
+    const chunk = chunkProto.cloneNode(false) as HTMLElement;
+    const chunkLines: Array<[number, number]> = [[0, 0]];
+    const end = c + 1 < starts.length ? starts[c + 1] : tokens.length;
+    for (let i = starts[c]; i < end; i++) {
+      const span = proto.cloneNode(false) as HTMLElement;
+      span.setAttribute("data-token-index", String(i));
+      if (i === 0) span.setAttribute("tabindex", "0");
+      if (hasBos && i === 0) span.setAttribute("data-bos", "");
+      if (levels && levels[i]) span.setAttribute("data-h", LEVEL_STRINGS[levels[i]]);
+      const shown = displayToken(tokens[i]);
+      let chars = 0;
+      for (const seg of shown.segments) {
+        chars += seg.text.length;
+        if (seg.ws) {
+          const ws = document.createElement("span");
+          ws.className = "sw-ws";
+          ws.textContent = seg.text;
+          span.appendChild(ws);
+        } else {
+          span.appendChild(document.createTextNode(seg.text));
+        }
+      }
+      const line = chunkLines[chunkLines.length - 1];
+      line[0] += chars;
+      line[1] += 1;
+      spans[i] = span;
+      chunk.appendChild(span);
+      for (let b = 0; b < shown.newlines; b++) {
+        chunk.appendChild(document.createElement("br"));
+        chunkLines.push([0, 0]);
+      }
+    }
+    // a chunk that ends with a line break shows no empty line after it (a block's last <br> makes none)
+    if (chunkLines.length > 1 && chunkLines[chunkLines.length - 1][1] === 0) chunkLines.pop();
+    chunks.push(chunk);
+    lines.push(chunkLines);
+    fragment.appendChild(chunk);
+  }
+  return { fragment, spans, chunks, starts, lines };
+}
+
+/**
+ * Estimated height of a chunk in lines, for the space it holds while the browser skips it
+ * (`contain-intrinsic-block-size`; once shown, the browser remembers its real height). Each token
+ * also takes `tokenChars` characters' width of margins, and tokens do not break, so a wrapped line
+ * loses about half a token at its end.
+ */
+export function estimateLines(lines: Array<[number, number]>, charsPerLine: number, tokenChars = 0): number {
+  const cpl = Math.max(1, charsPerLine);
+  let total = 0;
+  for (const [chars, toks] of lines) {
+    const width = chars + toks * tokenChars;
+    const avg = toks ? width / toks : 0;
+    const usable = Math.max(1, cpl - avg / 2);
+    total += Math.max(1, Math.ceil(width / usable));
+  }
+  return total;
 }
 
 function tokenIndexOf(target: EventTarget | null): number {
@@ -134,6 +261,11 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
 
   let data: ActData | null = null;
   let spans: HTMLElement[] = [];
+  let chunks: HTMLElement[] = [];
+  let chunkLines: Array<Array<[number, number]>> = [];
+  let charsPerLine = 0; // what the estimates of the chunks' heights were made for
+  let charPx = MONO_ADVANCE * 13;
+  let builtFrom: unknown[] | null = null; // the data traits the tokens were built from
   let levels = new Uint8Array(0);
   let active = 0; // the token with tabindex 0
   let selected: number | null = null;
@@ -186,9 +318,8 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
       (shownExact ? "" : failure ? ` (top-k values only: ${failure})` : " (top-k values; exact loading…)");
   }
 
-  function recolorNow(): void {
-    if (!data) return;
-    const t0 = performance.now();
+  /** Take the feature to show from its trait, and its column (exact or from the top-k) from the store. */
+  function pickFeature(): void {
     const f = getOptInt(model, featureTrait);
     shownFeature = f;
     if (f === null) {
@@ -199,33 +330,78 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
       shownValues = col.values;
       shownExact = col.exact;
     }
-    const max = recolor(spans, levels, shownValues, data.hasBos);
+  }
+
+  function showPicked(max: number, t0: number): void {
     el.setAttribute("data-recolor-ms", (performance.now() - t0).toFixed(3));
-    if (f !== null) el.setAttribute("data-feature", String(f));
+    if (shownFeature !== null) el.setAttribute("data-feature", String(shownFeature));
     else el.removeAttribute("data-feature");
     renderLegend(max);
     if (tipFor >= 0) showTooltip(tipFor);
   }
 
+  function recolorNow(): void {
+    if (!data) return;
+    const t0 = performance.now();
+    pickFeature();
+    showPicked(recolor(spans, levels, shownValues, data.hasBos), t0);
+  }
+
+  /** Characters of the monospace font per line of the token box, or 0 while it has no layout. */
+  function measureCharsPerLine(width: number): number {
+    if (!(width > 0)) return 0;
+    const size = parseFloat(getComputedStyle(tokensEl).fontSize) || 13;
+    charPx = MONO_ADVANCE * size;
+    return Math.floor((width - 4) / charPx); // less the chunks' padding
+  }
+
+  /** Give every chunk the height it holds while skipped (`auto`: the real one, once it has been shown). */
+  function sizeChunks(cpl: number): void {
+    charsPerLine = cpl;
+    const perLine = cpl > 0 ? cpl : 100;
+    const tokenChars = TOKEN_MARGIN_PX / charPx;
+    for (let c = 0; c < chunks.length; c++) {
+      const lines = estimateLines(chunkLines[c], perLine, tokenChars);
+      chunks[c].style.setProperty("contain-intrinsic-block-size", `auto ${(LINE_EM * lines).toFixed(1)}em`);
+    }
+  }
+
+  /** The data traits' current values: a change event for one of them that leaves them all as they were
+   * when the tokens were built (the other traits of the same update) needs no new build. */
+  function onDataChange(): void {
+    const now = DATA_TRAITS.map((t) => model.get(t));
+    if (builtFrom && now.every((v, i) => v === builtFrom![i])) return;
+    rebuild();
+  }
+
   function rebuild(): void {
     hideTooltip();
+    builtFrom = DATA_TRAITS.map((t) => model.get(t));
     try {
       data = store.data();
     } catch (e) {
       data = null;
       spans = [];
+      chunks = [];
+      chunkLines = [];
       replaceChildren(tokensEl, h("span", { class: "sw-error", text: `Cannot show the tokens: ${String(e)}` }));
       return;
     }
-    const built = buildTokens(data.tokens, data.hasBos);
+    const t0 = performance.now();
+    pickFeature();
+    levels = new Uint8Array(data.n);
+    const max = fillLevels(levels, shownValues, data.hasBos);
+    const built = buildTokens(data.tokens, data.hasBos, CHUNK_TOKENS, levels);
     spans = built.spans;
-    levels = new Uint8Array(spans.length);
+    chunks = built.chunks;
+    chunkLines = built.lines;
+    sizeChunks(charsPerLine);
     active = 0;
     selected = null;
     replaceChildren(tokensEl, built.fragment);
     tokensEl.setAttribute("aria-label", `Tokens (${data.n})`);
     applySelection();
-    recolorNow();
+    showPicked(max, t0);
   }
 
   function showTooltip(i: number): void {
@@ -344,7 +520,7 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
     listen(tokensEl, "focusout", (ev) => {
       if (!(ev.relatedTarget instanceof Node && tokensEl.contains(ev.relatedTarget))) hideTooltip();
     }),
-    onChange(model, DATA_TRAITS, rebuild),
+    onChange(model, DATA_TRAITS, onDataChange),
     onChange(model, [featureTrait], recolorNow),
     onChange(model, [tokenTrait], applySelection),
     onChange(model, ["labels"], () => {
@@ -355,6 +531,17 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
       if (f === getOptInt(model, featureTrait)) recolorNow();
     }),
   ];
+
+  // the chunks' estimated heights follow the box's width (they only place the scroll bar and the
+  // chunks not yet shown; a shown chunk keeps its real height)
+  if (typeof ResizeObserver === "function") {
+    const ro = new ResizeObserver((entries) => {
+      const cpl = measureCharsPerLine(entries[entries.length - 1].contentRect.width);
+      if (cpl > 0 && Math.abs(cpl - charsPerLine) > 0.1 * cpl) sizeChunks(cpl);
+    });
+    ro.observe(tokensEl);
+    cleanups.push(() => ro.disconnect());
+  }
 
   rebuild();
 

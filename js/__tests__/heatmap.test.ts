@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { buildTokens, createHeatmap, recolor } from "../heatmap";
+import { heatLevel, scaleMax } from "../colors";
+import { CHUNK_TOKENS, buildTokens, chunkStarts, createHeatmap, estimateLines, fillLevels, recolor } from "../heatmap";
 import { render } from "../render";
 import { DATA_TRAITS } from "../store";
 import { FakeModel, activationState, eiffelState } from "./fakeModel";
@@ -200,5 +201,167 @@ describe("TokenHeatmap", () => {
     const view = createHeatmap(model, { featureTrait: "f", tokenTrait: "t" });
     expect(view.el.querySelector('[data-token-index="3"]')!.getAttribute("data-h")).toBe("20");
     view.destroy();
+  });
+});
+
+/** A long text: words, a sentence end every 9 tokens, a line break every `lineEvery` tokens (0: none). */
+function longTokens(n: number, lineEvery: number): string[] {
+  return Array.from({ length: n }, (_, i) =>
+    i === 0 ? "<bos>" : lineEvery && i % lineEvery === 0 ? "\n" : i % 9 === 0 ? "." : ` w${i}`,
+  );
+}
+
+/** A long activation state: `features` features, each lit on its own pattern of tokens (all exact columns). */
+function longState(n: number, lineEvery: number, features = 3): Record<string, unknown> {
+  const dense: Record<number, number[]> = {};
+  for (let f = 1; f <= features; f++) {
+    dense[f] = Array.from({ length: n }, (_, i) => (i % (f + 2) === 0 ? ((i * 7919 * f) % 101) / 10 : 0));
+  }
+  return activationState({
+    tokens: longTokens(n, lineEvery),
+    k: 1,
+    top: Array.from({ length: n }, () => []),
+    columnIds: Object.keys(dense).map(Number),
+    dense,
+  });
+}
+
+describe("TokenHeatmap chunks (long texts)", () => {
+  it("cuts chunks after line breaks, between half and twice the target", () => {
+    const tokens = longTokens(5000, 40);
+    const starts = chunkStarts(tokens, 64);
+    expect(starts[0]).toBe(0);
+    for (let c = 1; c < starts.length; c++) {
+      expect(starts[c]).toBeGreaterThan(starts[c - 1]);
+      expect(tokens[starts[c] - 1]).toBe("\n"); // every cut follows a line break
+      expect(starts[c] - starts[c - 1]).toBeGreaterThanOrEqual(32);
+      expect(starts[c] - starts[c - 1]).toBeLessThanOrEqual(128);
+    }
+    expect(starts.at(-1)!).toBeLessThan(5000);
+  });
+
+  it("cuts a long stretch without line breaks after a sentence end, else before a space, else anywhere", () => {
+    const prose = longTokens(3000, 0);
+    const starts = chunkStarts(prose, 64);
+    for (let c = 1; c < starts.length; c++) {
+      expect(prose[starts[c] - 1]).toBe(".");
+      expect(starts[c] - starts[c - 1]).toBeLessThanOrEqual(128);
+      expect(starts[c] - starts[c - 1]).toBeGreaterThanOrEqual(32);
+    }
+    const words = Array.from({ length: 300 }, (_, i) => ` w${i}`);
+    const wordStarts = chunkStarts(words, 64);
+    expect(wordStarts).toEqual([0, 128, 256]); // a space before every token: cut at twice the target
+    const noSpace = Array.from({ length: 300 }, () => "x");
+    expect(chunkStarts(noSpace, 64)).toEqual([0, 128, 256]);
+    expect(chunkStarts([], 64)).toEqual([]);
+    expect(chunkStarts(["a", "\n", "b"], 64)).toEqual([0]);
+  });
+
+  it("puts every token in exactly one chunk, in order, with its line breaks", () => {
+    const tokens = longTokens(2000, 30);
+    const levels = new Uint8Array(2000).map((_, i) => i % 21);
+    const { fragment, spans, chunks, starts, lines } = buildTokens(tokens, true, CHUNK_TOKENS, levels);
+    const host = document.createElement("div");
+    host.appendChild(fragment);
+    expect(host.children.length).toBe(chunks.length);
+    expect(chunks.length).toBe(starts.length);
+    expect(chunks.length).toBeGreaterThan(3);
+    const inOrder = [...host.querySelectorAll<HTMLElement>("[data-token-index]")];
+    expect(inOrder.length).toBe(2000);
+    inOrder.forEach((t, i) => {
+      expect(t).toBe(spans[i]);
+      expect(t.getAttribute("data-token-index")).toBe(String(i));
+      expect(t.getAttribute("data-h")).toBe(String(levels[i]));
+    });
+    chunks.forEach((chunk, c) => {
+      expect(chunk.getAttribute("role")).toBe("none");
+      expect(chunk.classList.contains("sw-chunk")).toBe(true);
+      expect(chunk.querySelector("[data-token-index]")).toBe(spans[starts[c]]);
+    });
+    // each line break stays right after its token, inside the same chunk
+    expect(host.querySelectorAll("br").length).toBe(tokens.filter((t) => t === "\n").length);
+    spans.forEach((s, i) => {
+      if (tokens[i] === "\n") expect(s.nextElementSibling?.tagName).toBe("BR");
+    });
+    expect(spans[0].getAttribute("tabindex")).toBe("0");
+    expect(host.querySelectorAll('[tabindex="0"]').length).toBe(1);
+    // lines per chunk: 30 tokens per line, the chunk's last break makes no empty line
+    expect(lines[0].length).toBe(Math.ceil((starts[1] - 1) / 30));
+    expect(lines.flat().reduce((a, [, t]) => a + t, 0)).toBe(2000);
+  });
+
+  it("estimates a chunk's height from its lines and the box's width", () => {
+    expect(estimateLines([[0, 0]], 80)).toBe(1); // an empty line still takes one
+    expect(estimateLines([[79, 20]], 80)).toBe(2); // tokens do not break: a full line loses half a token
+    expect(estimateLines([[40, 10], [400, 100]], 80)).toBe(1 + 6);
+    expect(estimateLines([[400, 100]], 0)).toBeGreaterThan(1); // no width yet: still finite
+  });
+
+  it("writes every token's exact heat level on every recolour of a long text", () => {
+    const n = 5000;
+    const state = longState(n, 37);
+    const { model, el } = mount(state);
+    const toks = [...el.querySelectorAll<HTMLElement>("[data-token-index]")];
+    expect(toks.length).toBe(n);
+    expect(el.querySelectorAll(".sw-chunk").length).toBeGreaterThan(10);
+    const columns = new Float32Array((state.columns as DataView).buffer);
+    const check = (f: number | null): void => {
+      const values = f === null ? null : columns.subarray((f - 1) * n, f * n);
+      const max = values ? scaleMax(values, true) : 0;
+      const wrong = toks.filter((t, i) => t.getAttribute("data-h") !== String(values && i > 0 ? heatLevel(values[i], max) : 0));
+      expect(wrong.length).toBe(0);
+    };
+    for (const f of [1, 2, 3, null, 2, 1]) {
+      model.kernelSet({ feature: f });
+      check(f);
+    }
+    // a new text (as an edit makes) is built with the shown feature's levels in place
+    model.kernelSet({ feature: 3 });
+    const next = longState(n + 123, 11);
+    model.kernelSet(next);
+    const rebuilt = [...el.querySelectorAll<HTMLElement>("[data-token-index]")];
+    expect(rebuilt.length).toBe(n + 123);
+    const col3 = new Float32Array((next.columns as DataView).buffer).subarray(2 * (n + 123), 3 * (n + 123));
+    const max = scaleMax(col3, true);
+    const levels = new Uint8Array(n + 123);
+    expect(fillLevels(levels, col3, true)).toBe(max);
+    expect(rebuilt.filter((t, i) => t.getAttribute("data-h") !== String(levels[i])).length).toBe(0);
+    expect(levels.some((l) => l > 0)).toBe(true);
+  });
+
+  it("builds once for an update of several data traits, and again when one of them changes", () => {
+    const { model, tok } = mount(eiffelState());
+    const next = longState(600, 50);
+    model.kernelSet(next); // tokens, n_tokens, k, top_ids, top_values, column_ids, columns change together
+    const first = tok(0);
+    expect(first).not.toBeNull();
+    model.emit("change:columns", model, model.get("columns")); // an echo of a trait that did not change
+    expect(tok(0)).toBe(first);
+    const edited = [...(next.tokens as string[])];
+    edited[5] = " edited";
+    model.kernelSet({ tokens: edited }); // one trait changes: a new build
+    expect(tok(0)).not.toBe(first);
+    expect(tok(5).textContent).toBe("·edited");
+    expect(tok(599)).not.toBeNull();
+  });
+
+  it("keeps the selection, focus moves and tooltips working across chunks", () => {
+    const { model, el, tok } = mount(longState(1500, 0));
+    model.kernelSet({ selected_token: 1400 });
+    expect(tok(1400).getAttribute("aria-selected")).toBe("true");
+    expect(tok(1400).getAttribute("tabindex")).toBe("0");
+    expect(tok(1400).closest(".sw-chunk")).not.toBe(tok(0).closest(".sw-chunk"));
+    tok(1400).click();
+    expect(model.get("selected_token")).toBeNull();
+    const chunk0 = tok(0).closest(".sw-chunk")!;
+    const lastOf0 = chunk0.querySelectorAll<HTMLElement>("[data-token-index]");
+    const edge = lastOf0[lastOf0.length - 1];
+    const i = Number(edge.getAttribute("data-token-index"));
+    edge.focus();
+    edge.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowRight", bubbles: true }));
+    expect(document.activeElement).toBe(tok(i + 1)); // into the next chunk
+    expect(tok(i + 1).closest(".sw-chunk")).not.toBe(chunk0);
+    expect(el.querySelector<HTMLElement>('[role="tooltip"]')!.hidden).toBe(false);
+    expect(el.querySelectorAll('[tabindex="0"]').length).toBe(1);
   });
 });
