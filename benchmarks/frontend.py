@@ -3,11 +3,14 @@
 4. **Heatmap recolour** in headless Chromium: the built bundle ``scope_widgets/static/widget.js``
    rendered into a static page with a fake anywidget model whose state is the real synced state of a
    ``TokenHeatmap`` (made by the Python widget, buffers as DataViews exactly as ipywidgets hands them
-   over), at 500, 2,000 and 8,000 tokens. Timed: setting the ``feature`` trait (as a click in the
+   over), at 500, 2,000, 8,000 and 32,000 tokens. Timed: setting the ``feature`` trait (as a click in the
    feature list does) through the recolour *and* the browser's style recalculation and layout (forced
-   synchronously), median over 32 features x rounds. Paint/compositing is not included. Features with an
-   exact column (the listed ones) and features known only from the top-k are timed separately.
-   Target: under 16 ms at 2,000 tokens (one frame).
+   synchronously, split into JS / style / layout), median over 32 features x rounds; and the same change
+   to the end of the next frame's main-thread work (paint recording included). Tokens scrolled out of
+   view are skipped by the browser (``content-visibility: auto`` chunks) and are not in these times.
+   Features with an exact column (the listed ones) and features known only from the top-k are timed
+   separately; so is a rebuild on a new text (one message of new data traits, as after an edit). Target: under 8 ms at 2,000 tokens and
+   under 16 ms (one frame) at 8,000.
 5. **Slider to first steered token**, kernel side: a ``SteeringPanel`` on the embedded model gets a new
    coefficient (the trait change a slider makes once it reaches the kernel) and we time until the first
    steered text lands in its synced ``steered_text`` trait, against the model's own time to first token
@@ -49,8 +52,8 @@ from benchmarks.common import (
 BUNDLE = REPO_ROOT / "scope_widgets" / "static" / "widget.js"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run"]
-RECOLOUR_TARGET_MS = 16.0
-RECOLOUR_LENGTHS = (500, 2000, 8000)
+RECOLOUR_TARGETS_MS = {2000: 8.0, 8000: 16.0}  # tokens -> median recolour (half a frame, one frame)
+RECOLOUR_LENGTHS = (500, 2000, 8000, 32000)
 ORIGIN = "http://scope-widgets-bench.invalid"
 
 
@@ -115,12 +118,16 @@ _PAGE = "<!doctype html><html><head><meta charset='utf-8'><title>scope_widgets b
         "<body><div id='host' style='width:900px'></div></body></html>"
 
 _MEASURE_JS = r"""
-async ({payload, featuresExact, featuresApprox, rounds}) => {
+async ({payload, featuresExact, featuresApprox, rounds, rebuildRounds}) => {
   class FakeModel {
     constructor(state) { this.state = state; this.handlers = new Map(); }
     get(name) { return this.state[name]; }
     set(name, value) { const old = this.state[name]; this.state[name] = value;
       if (old !== value) this.emit(`change:${name}`, this, value); }
+    // what one message from the kernel does (Backbone's set of several traits): every value first, then
+    // one change event per trait that changed
+    setMany(values) { const changed = Object.keys(values).filter((k) => this.state[k] !== values[k]);
+      Object.assign(this.state, values); for (const k of changed) this.emit(`change:${k}`, this, values[k]); }
     save_changes() {}
     on(ev, cb) { if (!this.handlers.has(ev)) this.handlers.set(ev, new Set()); this.handlers.get(ev).add(cb); }
     off(ev, cb) { if (ev == null) { this.handlers.clear(); return; }
@@ -146,50 +153,89 @@ async ({payload, featuresExact, featuresApprox, rounds}) => {
   const cleanup = await widget.render({model, el: host});
   host.getBoundingClientRect();
   const renderMs = performance.now() - t0;
-  const spans = host.querySelectorAll("[data-token-index]");
-  const last = spans[spans.length - 1];
-  const heat = host.querySelector(".sw-heatmap");
+  const tokenEls = () => host.querySelectorAll("[data-token-index]");
+  const first = () => host.querySelector('[data-token-index="0"]');   // on screen: the list starts scrolled to the top
   const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+  // `change` inside a requestAnimationFrame callback, then a message posted from it: the message runs after
+  // that frame's style, layout, pre-paint and paint (recording) on the main thread; raster and compositing
+  // happen on other threads and are not in it.
+  const toFrame = (change) => new Promise((resolve) => requestAnimationFrame(() => {
+    const s = performance.now();
+    change();
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => resolve(performance.now() - s);
+    ch.port2.postMessage(0);
+  }));
+  // `change`, then what the next frame needs before it can paint, forced synchronously and split up:
+  // JS (the handlers), style (recalc, forced by a visible token's computed style), layout.
+  function sync(change) {
+    const probe = first();
+    const s = performance.now();
+    change();
+    const a = performance.now();
+    getComputedStyle(probe.isConnected ? probe : first()).backgroundColor;
+    const b = performance.now();
+    host.getBoundingClientRect();
+    const c = performance.now();
+    return {total: c - s, js: a - s, style: b - a, layout: c - b};
+  }
   async function time(features) {
-    const total = [], js = [];
+    // feature after feature, as clicks in the feature list do; one pass timed synchronously, one to the frame
+    const out = {total: [], js: [], style: [], layout: [], frame: []};
     for (let r = 0; r < rounds; r++) {
       for (const f of features) {
         await frame();
-        const s = performance.now();
-        model.set("feature", f);
-        host.getBoundingClientRect();               // layout
-        getComputedStyle(last).backgroundColor;      // style recalc of the recoloured spans
-        total.push(performance.now() - s);
-        js.push(Number(heat?.getAttribute("data-recolor-ms") ?? NaN));
+        const t = sync(() => model.set("feature", f));
+        for (const key of ["total", "js", "style", "layout"]) out[key].push(t[key]);
+      }
+      for (const f of features) {
+        await frame();
+        out.frame.push(await toFrame(() => model.set("feature", f)));
       }
     }
-    return {total, js};
+    return out;
   }
   await frame();
   const exact = await time(featuresExact);
   const approx = await time(featuresApprox);
+  // a new text of the same length, as an edit in the Explorer sends it: one message with new tokens, top-k
+  // and exact columns (new objects, same sizes)
+  const rebuild = {sync: [], frame: []};
+  const copy = (v) => Array.isArray(v) ? [...v] : v instanceof DataView ? new DataView(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)) : v;
+  const newText = () => Object.fromEntries(["tokens", "top_ids", "top_values", "column_ids", "columns"].map((k) => [k, copy(model.get(k))]));
+  for (let r = 0; r < rebuildRounds; r++) {
+    await frame();
+    let next = newText();
+    rebuild.sync.push(sync(() => model.setMany(next)).total);
+    await frame();
+    next = newText();
+    rebuild.frame.push(await toFrame(() => model.setMany(next)));
+  }
+  const spans = tokenEls();
   const levels = new Set([...spans].map((s) => s.getAttribute("data-h")));
   if (typeof cleanup === "function") cleanup();
-  return {n: spans.length, renderMs, exact, approx, distinctLevels: levels.size};
+  return {n: spans.length, renderMs, exact, approx, rebuild, distinctLevels: levels.size};
 }
 """
 
 
-def measure_recolour(tokenizer, lengths=RECOLOUR_LENGTHS, *, rounds: int = 3, n_features: int = 32) -> list[dict]:
+def measure_recolour(tokenizer, lengths=RECOLOUR_LENGTHS, *, rounds: int = 3, n_features: int = 32,
+                     rebuild_rounds: int = 9, bundle: Path = BUNDLE) -> list[dict]:
     """Recolour timings per text length. Playwright's sync API refuses to start in a thread whose asyncio
     loop is running (a notebook, or pytest beside the browser tests), so it always runs in a thread of its own."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recolour-bench") as pool:
-        return pool.submit(_measure_recolour, tokenizer, lengths, rounds, n_features).result()
+        return pool.submit(_measure_recolour, tokenizer, lengths, rounds, n_features, rebuild_rounds, bundle).result()
 
 
-def _measure_recolour(tokenizer, lengths, rounds: int, n_features: int) -> list[dict]:
+def _measure_recolour(tokenizer, lengths, rounds: int, n_features: int, rebuild_rounds: int, bundle_path: Path) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     from scope_widgets.widgets import TokenHeatmap
 
-    bundle = BUNDLE.read_bytes()
+    bundle = Path(bundle_path).read_bytes()
+    med = statistics.median
     rows = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True)
@@ -209,34 +255,49 @@ def _measure_recolour(tokenizer, lengths, rounds: int, n_features: int) -> list[
                 page.route(f"{ORIGIN}/widget.js", lambda route: route.fulfill(
                     status=200, content_type="text/javascript", body=bundle))
                 page.goto(f"{ORIGIN}/")
-                out = page.evaluate(_MEASURE_JS, {"payload": payload, "featuresExact": exact,
-                                                  "featuresApprox": approx, "rounds": rounds})
+                out = page.evaluate(_MEASURE_JS, {"payload": payload, "featuresExact": exact, "featuresApprox": approx,
+                                                  "rounds": rounds, "rebuildRounds": rebuild_rounds})
                 page.close()
                 if errors:
                     raise RuntimeError(f"the page raised: {errors[:3]}")
                 if out["n"] != n:
                     raise RuntimeError(f"the heatmap shows {out['n']} token elements, expected {n}")
+                ex, ap, rb = out["exact"], out["approx"], out["rebuild"]
                 row = {
                     "tokens": n,
-                    "recolour (exact column)": statistics.median(out["exact"]["total"]),
-                    "of which JS": statistics.median(out["exact"]["js"]),
-                    "recolour (top-k only)": statistics.median(out["approx"]["total"]) if out["approx"]["total"] else float("nan"),
-                    "p90 (exact)": float(np.percentile(out["exact"]["total"], 90)),
+                    "recolour (exact column)": med(ex["total"]),
+                    "JS": med(ex["js"]),
+                    "style": med(ex["style"]),
+                    "layout": med(ex["layout"]),
+                    "to the frame": med(ex["frame"]),
+                    "recolour (top-k only)": med(ap["total"]) if ap["total"] else float("nan"),
+                    "p90 (exact)": float(np.percentile(ex["total"], 90)),
                     "first render": out["renderMs"],
-                    "samples": len(out["exact"]["total"]),
+                    "rebuild (new tokens)": med(rb["sync"]) if rb["sync"] else float("nan"),
+                    "rebuild to the frame": med(rb["frame"]) if rb["frame"] else float("nan"),
+                    "samples": len(ex["total"]),
                     "heat levels seen": out["distinctLevels"],
                 }
                 rows.append(row)
-                log(f"  [4] {n} tokens: recolour {row['recolour (exact column)']:.2f} ms (JS {row['of which JS']:.2f} ms, "
-                    f"top-k only {row['recolour (top-k only)']:.2f} ms, p90 {row['p90 (exact)']:.2f} ms); "
-                    f"first render {row['first render']:.0f} ms")
+                log(f"  [4] {n} tokens: recolour {row['recolour (exact column)']:.2f} ms (JS {row['JS']:.2f}, style "
+                    f"{row['style']:.2f}, layout {row['layout']:.2f}; to the frame {row['to the frame']:.2f}; top-k only "
+                    f"{row['recolour (top-k only)']:.2f}; p90 {row['p90 (exact)']:.2f}); first render "
+                    f"{row['first render']:.0f} ms, rebuild {row['rebuild (new tokens)']:.1f} ms "
+                    f"(to the frame {row['rebuild to the frame']:.1f} ms)")
         finally:
             browser.close()
     return rows
 
 
+def recolour_targets_met(rows: list[dict]) -> bool:
+    """Every target whose length was measured is met (a tiny run measures none of them: that is not a pass)."""
+    checked = [r["recolour (exact column)"] < RECOLOUR_TARGETS_MS[r["tokens"]] for r in rows if r["tokens"] in RECOLOUR_TARGETS_MS]
+    return bool(checked) and all(checked)
+
+
 def run_recolour(subject=None, *, quick: bool = False) -> Result:
-    title, target = "Front-end recolour (headless Chromium)", f"< {RECOLOUR_TARGET_MS:g} ms at 2,000 tokens"
+    title = "Front-end recolour (headless Chromium)"
+    target = " and ".join(f"< {ms:g} ms at {n:,} tokens" for n, ms in RECOLOUR_TARGETS_MS.items())
     ready, why = widgets_ready()
     if not ready:
         return pending("4", title, target, why)
@@ -255,18 +316,44 @@ def run_recolour(subject=None, *, quick: bool = False) -> Result:
 
         tokenizer = char_tokenizer()
     lengths = (100, 500) if tiny else RECOLOUR_LENGTHS
-    rows = measure_recolour(tokenizer, lengths, rounds=1 if tiny else 3, n_features=8 if tiny else 32)
-    at = min(rows, key=lambda r: abs(r["tokens"] - 2000))
-    status = STATUS_OK if at["recolour (exact column)"] < RECOLOUR_TARGET_MS else STATUS_MISSED
-    pretty = [{k: (f"{v:.2f} ms" if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+    rows = measure_recolour(tokenizer, lengths, rounds=1 if tiny else 3, n_features=8 if tiny else 32,
+                            rebuild_rounds=1 if tiny else 9)
+    status = STATUS_OK if recolour_targets_met(rows) else STATUS_MISSED
+    counts = ("tokens", "samples", "heat levels seen")
+    pretty = [{k: (v if k in counts else f"{float(v):.2f} ms") for k, v in r.items()} for r in rows]
+    by_n = {r["tokens"]: r for r in rows}
+    shown = [by_n[n] for n in RECOLOUR_TARGETS_MS if n in by_n] or rows
+    headline = "; ".join(f"{r['recolour (exact column)']:.2f} ms at {r['tokens']:,} tokens" for r in shown)
+    others = [r for r in rows if r not in shown]
+    if others:
+        headline += " (" + ", ".join(f"{r['recolour (exact column)']:.2f} ms at {r['tokens']:,}" for r in others) + ")"
+    longest = max(rows, key=lambda r: r["tokens"])
+    rebuilt = by_n.get(8000, longest)
+    headline += (f"; medians, to the frame incl. paint {shown[-1]['to the frame']:.2f} ms at {shown[-1]['tokens']:,}; "
+                 f"rebuild on new tokens {rebuilt['rebuild to the frame']:.1f} ms to the frame at {rebuilt['tokens']:,}")
     return Result(
-        id="4", title=title, target=target, status=status,
-        headline=f"{at['recolour (exact column)']:.2f} ms at {at['tokens']} tokens (median; JS alone {at['of which JS']:.2f} ms); "
-                 + ", ".join(f"{r['recolour (exact column)']:.2f} ms at {r['tokens']}" for r in rows if r is not at),
+        id="4", title=title, target=target, status=status, headline=headline,
         columns=list(pretty[0]), rows=pretty,
-        notes=["time from setting the `feature` trait to recoloured spans with style and layout recomputed (forced "
-               "synchronously); paint not included. Real TokenHeatmap state (k=32, 64 exact columns), synthetic "
-               "activations over real Gemma token strings; a frame between samples.",
+        notes=["recolour = setting the `feature` trait (as a click in the feature list does), then what the next frame "
+               "needs before it can paint, forced synchronously: JS (the trait handlers: recolour and legend), style "
+               "(recalc, forced by the computed style of a token on screen) and layout (forced by the host's "
+               "getBoundingClientRect). Medians over 32 features x 3 rounds, feature after feature, a frame between samples.",
+               "to the frame = the same change made inside a requestAnimationFrame callback, timed to a message posted "
+               "from it, which runs once that frame's main-thread work is done (style, layout, pre-paint, paint "
+               "recording). Raster and compositing run on other threads and are in neither figure.",
+               "Not included anywhere: style, layout and paint of tokens far from the view. The tokens sit in chunks "
+               "of ~256 with content-visibility: auto; every token's `data-h` is written at once, but Chromium styles "
+               "and lays out only the chunks within about half a window of the visible part (here ~1,000 tokens, "
+               "whatever the length) and does the others when they come near: scrolling onto them pays their style, "
+               "layout and paint in that frame (at 8,000 tokens, 300 px steps: median 2.8 ms, at most ~9 ms a frame; "
+               "without chunks every other step repainted for ~13 ms).",
+               "rebuild = a new text of the same length as the kernel sends it after an edit (one message: new tokens, "
+               "top-k and exact columns; five change events): decode, build the token elements, recolour, style and "
+               "layout of what is on screen; median of 9 (to the frame: the honest one, as "
+               "the chunks coming into view are laid out in that frame). first render = the widget's first render "
+               "to layout (one sample, cold).",
+               "Real TokenHeatmap state (k=32, 64 exact columns), synthetic activations over real Gemma token strings; "
+               "the widget is 900 px wide and shows about 12 lines at a time (its own scroll box).",
                "top-k only = a feature with no exact column: the browser rebuilds it from the top-k data and asks "
                "the kernel for the exact one (the reply is not part of this timing).",
                f"Chromium {chromium_path()} with {' '.join(CHROMIUM_FLAGS)}."],

@@ -117,6 +117,14 @@ def test_recolour_benchmark(subject):
         pytest.skip(result.headline)
     assert result.status in MEASURED, result.headline
     assert [r["tokens"] for r in result.rows] == [100, 500]
+    for row in result.config["raw"]:
+        assert row["recolour (exact column)"] > 0 and row["to the frame"] > 0 and row["rebuild (new tokens)"] > 0
+    assert frontend.RECOLOUR_LENGTHS == (500, 2000, 8000, 32000)
+    # the targets (2,000 and 8,000 tokens) decide the status; a run that measured neither is no pass
+    assert not frontend.recolour_targets_met(result.config["raw"])
+    fast = [{"tokens": n, "recolour (exact column)": 1.0} for n in frontend.RECOLOUR_LENGTHS]
+    assert frontend.recolour_targets_met(fast)
+    assert not frontend.recolour_targets_met([dict(r, **{"recolour (exact column)": 9.0}) for r in fast])
 
 
 def test_round_trip_benchmark(subject):
