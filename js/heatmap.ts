@@ -28,6 +28,8 @@ export interface HeatmapOptions {
   tokenTrait?: string;
   /** features listed in the tooltip */
   tooltipFeatures?: number;
+  /** the top of the colour scale for a feature's values (default: their own max); Compare shares one */
+  scale?: (feature: number, values: ArrayLike<number>, hasBos: boolean) => number;
 }
 
 // for the estimated heights of chunks not yet shown: styles.ts sets the line height (.sw-tokens) and
@@ -39,8 +41,8 @@ const MONO_ADVANCE = 0.6;
 const LEVEL_STRINGS = Array.from({ length: 21 }, (_, i) => String(i));
 
 /** The heat level of every token of `values` into `out` (all 0 without values); returns the scale max. */
-export function fillLevels(out: Uint8Array, values: ArrayLike<number> | null, hasBos: boolean): number {
-  const max = values ? scaleMax(values, hasBos) : 0;
+export function fillLevels(out: Uint8Array, values: ArrayLike<number> | null, hasBos: boolean, top?: number): number {
+  const max = values ? top ?? scaleMax(values, hasBos) : 0;
   for (let i = 0; i < out.length; i++) out[i] = values && !(hasBos && i === 0) ? heatLevel(values[i], max) : 0;
   return max;
 }
@@ -54,8 +56,9 @@ export function recolor(
   levels: Uint8Array,
   values: ArrayLike<number> | null,
   hasBos: boolean,
+  top?: number,
 ): number {
-  const max = values ? scaleMax(values, hasBos) : 0;
+  const max = values ? top ?? scaleMax(values, hasBos) : 0;
   const n = spans.length;
   for (let i = 0; i < n; i++) {
     const l = values && !(hasBos && i === 0) ? heatLevel(values[i], max) : 0;
@@ -340,11 +343,17 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
     if (tipFor >= 0) showTooltip(tipFor);
   }
 
+  /** The scale's top from `opts.scale` for the shown feature (undefined: the values' own max). */
+  function scaleTop(): number | undefined {
+    if (!opts.scale || shownFeature === null || !shownValues || !data) return undefined;
+    return opts.scale(shownFeature, shownValues, data.hasBos);
+  }
+
   function recolorNow(): void {
     if (!data) return;
     const t0 = performance.now();
     pickFeature();
-    showPicked(recolor(spans, levels, shownValues, data.hasBos), t0);
+    showPicked(recolor(spans, levels, shownValues, data.hasBos, scaleTop()), t0);
   }
 
   /** Characters of the monospace font per line of the token box, or 0 while it has no layout. */
@@ -390,7 +399,7 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
     const t0 = performance.now();
     pickFeature();
     levels = new Uint8Array(data.n);
-    const max = fillLevels(levels, shownValues, data.hasBos);
+    const max = fillLevels(levels, shownValues, data.hasBos, scaleTop());
     const built = buildTokens(data.tokens, data.hasBos, CHUNK_TOKENS, levels);
     spans = built.spans;
     chunks = built.chunks;
@@ -524,7 +533,7 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
     onChange(model, [featureTrait], recolorNow),
     onChange(model, [tokenTrait], applySelection),
     onChange(model, ["labels"], () => {
-      renderLegend(shownValues && data ? scaleMax(shownValues, data.hasBos) : 0);
+      renderLegend(shownValues && data ? scaleTop() ?? scaleMax(shownValues, data.hasBos) : 0);
       if (tipFor >= 0) showTooltip(tipFor);
     }),
     store.subscribe((f) => {

@@ -1,10 +1,11 @@
 /**
  * `render` and `initialize` for anywidget (exported as the default object by index.ts):
  * `render` dispatches on the model's `view` trait
- * ("heatmap" | "features" | "dashboard" | "steering" | "explorer" | "attribution").
+ * ("heatmap" | "features" | "dashboard" | "steering" | "explorer" | "attribution" | "compare").
  */
 import { createAttribution } from "./attribution";
 import { trackTheme } from "./colors";
+import { createCompare } from "./compare";
 import { createDashboard } from "./dashboard";
 import { h } from "./dom";
 import { createExplorer } from "./explorer";
@@ -36,6 +37,8 @@ export function createView(model: WidgetModel, name: string): View {
       });
     case "explorer":
       return createExplorer(model);
+    case "compare":
+      return createCompare(model);
     case "attribution": {
       const attribution = createAttribution(model, { featureTrait: "selected_feature" });
       const dashboard = createDashboard(model, { featureTrait: "selected_feature" });

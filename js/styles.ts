@@ -6,7 +6,7 @@ import { DIVERGING_LEVELS } from "./attribution";
 import { DARK, HEAT_LEVELS, LIGHT, heatAlpha } from "./colors";
 
 const STYLE_ID = "scope-widgets-style";
-const VERSION = "2";
+const VERSION = "3";
 
 function heatRules(): string {
   const rules: string[] = [];
@@ -197,6 +197,12 @@ export const CSS = `
 .sw-attribution[data-busy] .sw-attr-tokens, .sw-attribution[data-busy] .sw-attr-rows { opacity: 0.6; }
 .sw-attr-view { display: grid; gap: 8px; }
 ${divergingRules()}
+
+/* compare */
+.sw-compare { display: grid; gap: 8px; }
+.sw-compare-texts { display: grid; gap: 8px; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
+@media (max-width: 760px) { .sw-compare-texts { grid-template-columns: minmax(0, 1fr); } }
+.sw-diff-row { grid-template-columns: 4.5em minmax(0, 1fr) 9em 6em 64px; }
 
 /* explorer */
 .sw-explorer { display: grid; gap: 8px; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }

@@ -19,6 +19,8 @@ _PUBLIC = {
     "SAELoadError": "scope_widgets.saes",
     "Explorer": "scope_widgets.widgets",
     "AttributionView": "scope_widgets.widgets",
+    "Compare": "scope_widgets.widgets",
+    "save_html": "scope_widgets.widgets",
     "TokenHeatmap": "scope_widgets.widgets",
     "FeatureList": "scope_widgets.widgets",
     "FeatureDashboard": "scope_widgets.widgets",
@@ -33,11 +35,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from scope_widgets.scope import Scope
     from scope_widgets.widgets import (
         AttributionView,
+        Compare,
         Explorer,
         FeatureDashboard,
         FeatureList,
         SteeringPanel,
         TokenHeatmap,
+        save_html,
     )
 
 

@@ -209,6 +209,15 @@ class Scope:
         per_text = extract(self.model, self.tokenizer, saes, texts, k, limit, refs, cut_hint=self.max_tokens if limit < self.max_tokens else None)
         return [per_sae if sae == "all" else per_sae[saes[0].name] for per_sae in per_text]
 
+    def compare(self, text_a: str, text_b: str, k: int = 20, *, by: str = "max", sae=None) -> list[tuple[int, float, float]]:
+        """The features that differ most between two texts: ``[(feature_id, activation_in_a, activation_in_b)]``,
+        by the absolute difference of their maximum over each text (``by="mean"``: their mean), BOS excluded,
+        largest first. Both texts are read in one batched forward pass."""
+        from .features import compare
+
+        a, b = self.features([check_text(text_a, "text_a"), check_text(text_b, "text_b")], sae=sae)
+        return compare(a, b, k, by)
+
     def _reference(self, sae):
         """The SAE's usual per-feature levels from its shipped dashboards (None when there are none)."""
         from .analysis.sources import reference_for

@@ -327,7 +327,7 @@ describe("TokenHeatmap chunks (long texts)", () => {
     expect(fillLevels(levels, col3, true)).toBe(max);
     expect(rebuilt.filter((t, i) => t.getAttribute("data-h") !== String(levels[i])).length).toBe(0);
     expect(levels.some((l) => l > 0)).toBe(true);
-  });
+  }, 30_000); // a long text: seconds on a loaded 2-core machine
 
   it("builds once for an update of several data traits, and again when one of them changes", () => {
     const { model, tok } = mount(eiffelState());

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .encoding import ENCODE_CHUNK_BYTES
 from ..runtime import check_feature, check_k, check_position
 
 __all__ = ["FeatureActivations", "FeatureReference"]
@@ -138,6 +139,18 @@ class FeatureActivations:
         """All features at all tokens, ``[n_tokens, d_sae]`` float32. Large for wide SAEs: use on request."""
         with torch.no_grad():
             return self.sae.encode(self.inputs).float().cpu().numpy()
+
+    def mean_per_feature(self) -> torch.Tensor:
+        """Each feature's mean activation over the text (BOS excluded), ``[d_sae]`` float32, encoded in chunks
+        (no ``[n_tokens, d_sae]`` tensor for long texts and wide SAEs)."""
+        x = self.inputs[self.first_position :]
+        total = torch.zeros(self.sae.d_sae, dtype=torch.float32, device=x.device)
+        budget = ENCODE_CHUNK_BYTES.get(x.device.type, ENCODE_CHUNK_BYTES["cpu"])
+        step = max(1, budget // (self.sae.d_sae * 4))
+        with torch.no_grad():
+            for start in range(0, x.shape[0], step):
+                total += self.sae.encode(x[start : start + step]).float().sum(0)
+        return total / max(1, x.shape[0])
 
     def max_activation(self, i: int) -> float:
         """The maximum of feature ``i`` over the text (BOS excluded)."""

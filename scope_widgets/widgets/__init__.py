@@ -4,10 +4,12 @@ All share one front-end bundle (``scope_widgets/static/widget.js``, built from `
 """
 
 from .attribution_view import AttributionView
+from .compare import Compare
 from .dashboard import FeatureDashboard
 from .explorer import Explorer
+from .export import save_html
 from .feature_list import FeatureList
 from .heatmap import TokenHeatmap
 from .steering_panel import SteeringPanel
 
-__all__ = ["AttributionView", "Explorer", "FeatureDashboard", "FeatureList", "SteeringPanel", "TokenHeatmap"]
+__all__ = ["AttributionView", "Compare", "Explorer", "FeatureDashboard", "FeatureList", "SteeringPanel", "TokenHeatmap", "save_html"]
