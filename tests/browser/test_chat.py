@@ -4,6 +4,9 @@ own conversation (DOM: docs/chat_and_text.md)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -49,3 +52,7 @@ def test_a_chat_turn_steered_and_unsteered_with_probabilities(lab, write_noteboo
     assert pair.locator("[data-side=baseline]").text_content() == first[0]
     assert pair.locator("[data-side=steered]").text_content() == first[1]
     assert lab.eval("panel.conversation('steered')[1]['content']") == first[1]
+    shots = os.environ.get("SCOPE_WIDGETS_SCREENSHOT_DIR")
+    if shots:  # SCOPE_WIDGETS_SCREENSHOT_DIR=docs: docs/chat.png, probabilities underlined
+        out.locator("[data-role=show-probs]").check()
+        out.locator(".jp-OutputArea-output", has=lab.page.locator(".sw-steering")).first.screenshot(path=str(Path(shots) / "chat.png"))

@@ -3,6 +3,9 @@ follows as you type (DOM: [data-role=edit-text], [data-role=explorer-text], [dat
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -36,3 +39,6 @@ def test_typing_updates_the_heatmap(lab, write_notebook, widgets_built):
     out.locator(f'[data-token-index="{n - 2}"]').click()
     lab.wait_for("[data-feature-id]:not(input)", timeout=10, within=out)
     assert lab.wait_eval("ex.selected_token", lambda v: v == n - 2, timeout=20) == n - 2
+    shots = os.environ.get("SCOPE_WIDGETS_SCREENSHOT_DIR")
+    if shots:  # SCOPE_WIDGETS_SCREENSHOT_DIR=docs: docs/type_and_see.png
+        out.locator("section[aria-label=Tokens]").first.screenshot(path=str(Path(shots) / "type_and_see.png"))
