@@ -52,7 +52,7 @@ def test_notebooks_exist():
     for required in ("quickstart.ipynb", "steering.ipynb", "gemma_scope_2.ipynb"):
         assert required in names, f"notebooks/{required} is missing"
     lessons = [n for n in names if n.startswith("course/lesson_")]
-    assert len(lessons) >= 4, f"the course needs four lessons, found {sorted(lessons)}"
+    assert len(lessons) >= 5, f"the course needs five lessons, found {sorted(lessons)}"
     for lesson in lessons:
         solution = lesson.replace("course/", "course/solutions/", 1)
         assert solution in names, f"{lesson} has no solutions notebook ({solution})"

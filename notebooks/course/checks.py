@@ -471,3 +471,134 @@ def check_best_match(scope, params: dict, feature: int, answer) -> bool | None:
         return _right(f"default feature {truth} points the same way as yours (cosine {float(cos[truth]):.2f}).")
     return _wrong(f"{answer!r} is not the closest default feature.",
                   "cosine similarity between your W_dec row and every row of scope.sae.W_dec, then argmax")
+
+
+# ---------------------------------------------------------------------------------------------------
+# lesson 5: why did it say that?
+
+
+def _feature_list(answer, d_sae: int) -> list[int] | None:
+    """Distinct feature ids from a list/tuple/set/array/tensor of ints; None when it is not one."""
+    if isinstance(answer, (torch.Tensor, np.ndarray)):
+        answer = answer.reshape(-1).tolist()
+    if isinstance(answer, (str, bytes, dict)) or not isinstance(answer, (Sequence, set, frozenset)):
+        return None
+    if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not 0 <= int(a) < d_sae for a in answer):
+        return None
+    return list(dict.fromkeys(int(a) for a in answer))
+
+
+def check_helping_token(scope, text: str, answer, target=None, contrast=None, position: int = -1,
+                        name: str = "helping_token") -> bool | None:
+    """The position (or token text) whose features, summed, help the target most: argmax of per_token()."""
+    if answer is None:
+        return _not_answered(name)
+    attr = scope.attribute(text, position, target, contrast)
+    per_token, tokens = attr.per_token(), attr.tokens
+    truth = int(per_token.argmax())
+    if isinstance(answer, str):
+        matches = [i for i, t in enumerate(tokens) if t == answer or t.strip() == answer.strip()]
+        if not matches:
+            return _wrong(f"{answer!r} is not one of the text's tokens {tokens}.", "give the position (an int) or the token as in attr.tokens")
+        answer = truth if truth in matches else matches[0]
+    if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)) or not 0 <= int(answer) < len(tokens):
+        return _wrong(f"{answer!r} is not a position in the text (0 to {len(tokens) - 1}) or one of its tokens.", "int(attr.per_token().argmax())")
+    got = int(answer)
+    if got == truth:
+        what = repr(attr.target) + (f" over {attr.contrast!r}" if attr.contrast is not None else "")
+        return _right(f"the features at {tokens[truth]!r} (position {truth}) add up to {per_token[truth]:+.2f}: "
+                      f"more help for {what} than any other token's.")
+    if got == int(np.abs(per_token).argmax()):
+        return _wrong(f"{tokens[got]!r} has the largest total by size, but it is {per_token[got]:+.2f}: it hurts.",
+                      "the question is which token helps most: the largest signed total, per_token().argmax().")
+    if got == attr.top(1)[0][0]:
+        return _wrong(f"the single strongest (position, feature) pair sits at {tokens[got]!r}, but all the features "
+                      f"there add up to {per_token[got]:+.2f}.", "sum every feature at each token: attr.per_token(), then argmax.")
+    return _wrong(f"the features at {tokens[got]!r} add up to {per_token[got]:+.2f}; another token's add up to more.",
+                  "attr.per_token() has one total per token; take its argmax.")
+
+
+def check_node_sum(scope, text: str, answer, target=None, contrast=None, position: int = -1) -> bool | None:
+    """features + error + bias + skip + bos, which must equal the total (gradient . activation at the hook)."""
+    if answer is None:
+        return _not_answered("node_sum")
+    got = _as_float(answer, "node_sum")
+    if got is None:
+        return _wrong("`node_sum` should be one number.", "add the values of attr.nodes(), all but 'total'")
+    attr = scope.attribute(text, position, target, contrast)
+    parts = attr.nodes()
+    total = parts.pop("total")
+    truth = sum(parts.values())
+    if _close(got, truth, 1e-3, 1e-3):
+        return _right(f"the five nodes add up to {truth:.3f}, and the total is {total:.3f}: nothing is lost. "
+                      f"(The metric itself is {attr.metric:.2f}: a different number, see below.)")
+    if _close(got, attr.metric, 1e-3, 1e-3):
+        return _wrong("that is the metric itself, not the sum of the nodes.", "sum the values of attr.nodes() except 'total'")
+    if _close(got, truth + total, 1e-3, 1e-3):
+        return _wrong("you counted the total as well.", "leave 'total' out of the sum: it is what the others add up to")
+    for k, v in parts.items():
+        if abs(v) > 1e-3 and _close(got, truth - v, 1e-3, 1e-3):
+            return _wrong(f"you left out the {k!r} node ({v:+.3f}).", "five nodes: features, error, bias, skip, bos")
+    return _wrong(f"{got:.4f} is not the sum of the nodes.", "sum(v for k, v in attr.nodes().items() if k != 'total')")
+
+
+def check_real_change(scope, text: str, answer, target=None, contrast=None, position: int = -1) -> bool | None:
+    """The real change of the metric when the feature with the largest summed score is ablated."""
+    if answer is None:
+        return _not_answered("real_change")
+    got = _as_float(answer, "real_change")
+    if got is None:
+        return _wrong("`real_change` should be one number.", "attr.ablate([feature], details=True).change")
+    attr = scope.attribute(text, position, target, contrast)
+    feature = attr.by_feature(1)[0][0]
+    ablation = attr.ablate([feature], details=True)
+    truth, estimate = ablation.change, attr.estimated_effect([feature])
+    if _close(got, truth, 0.01, 1e-3):
+        return _right(f"ablating feature {feature} changes the metric by {truth:+.2f}; the linear estimate said {estimate:+.2f}.")
+    if _close(got, -truth, 0.01, 1e-3):
+        return _wrong("the sign is flipped.", "change = metric after ablation - metric before (negative when the feature helped)")
+    if _close(got, estimate, 0.01, 1e-3):
+        return _wrong("that is the estimate, not the real change.", "run the ablation: attr.ablate([feature], details=True).change")
+    if _close(abs(got), abs(ablation.target_prob - attr.target_prob), 0.01, 1e-4):
+        return _wrong("that is the change of the probability; the scores estimate the change of the metric (the logit).",
+                      "attr.ablate([feature], details=True).change")
+    pair = attr.top(1)[0][1]
+    if pair != feature and _close(got, attr.ablate([pair], details=True).change, 0.01, 1e-3):
+        return _wrong(f"that is feature {pair}, the strongest single (position, feature) pair; the exercise asks for "
+                      f"the largest summed score.", "feature = attr.by_feature(1)[0][0]")
+    return _wrong(f"{got:.4f} is not the real change.", "feature = attr.by_feature(1)[0][0]; attr.ablate([feature], details=True).change")
+
+
+def _greedy_half(attr, limit: int = 40) -> list[int] | None:
+    """The shortest prefix of the helpers (largest summed score first) whose joint ablation halves the metric."""
+    helpers = [f for f, s in attr.by_feature() if s > 0][:limit]
+    return next((helpers[:k] for k in range(1, len(helpers) + 1)
+                 if attr.ablate(helpers[:k], details=True).metric <= attr.metric / 2), None)
+
+
+def check_small_set(scope, text: str, target, contrast, answer, position: int = -1) -> bool | None:
+    """Features whose joint ablation removes at least half of the logit difference, no more of them than the
+    greedy choice (helpers by summed score, largest first) needs. Verified by running the ablation."""
+    if answer is None:
+        return _not_answered("small_set")
+    features = _feature_list(answer, scope.sae.d_sae)
+    if not features:
+        return _wrong("`small_set` should be a non-empty list of feature ids (ints).", "start from [f for f, s in attr.by_feature() if s > 0]")
+    attr = scope.attribute(text, position, target, contrast)
+    if attr.metric <= 0:
+        return _wrong(f"the model does not prefer {attr.target!r} here (logit difference {attr.metric:.2f}).", "pick another target or contrast")
+    after = attr.ablate(features, details=True)
+    greedy = _greedy_half(attr)
+    removed = (attr.metric - after.metric) / attr.metric
+    if after.metric <= attr.metric / 2 and (greedy is None or len(features) <= len(greedy)):
+        return _right(f"ablating these {len(features)} features takes the logit difference from {attr.metric:.2f} to "
+                      f"{after.metric:.2f} ({removed:.0%} of it removed); p({attr.target!r}) {attr.target_prob:.1%} -> "
+                      f"{after.target_prob:.1%}." + (" Fewer than the greedy choice, too!" if greedy and len(features) < len(greedy) else ""))
+    if after.metric <= attr.metric / 2:
+        return _wrong(f"ablating them does remove {removed:.0%} of the logit difference, but {len(greedy)} features are enough.",
+                      "add helpers one at a time and stop as soon as the metric is at most half of what it was")
+    hurting = [f for f, s in attr.by_feature() if s < 0 and f in features]
+    return _wrong(f"ablating them takes the logit difference from {attr.metric:.2f} to {after.metric:.2f}: not half of it yet.",
+                  (f"features {hurting} hurt the target (negative score): ablating them pushes the other way. " if hurting else "")
+                  + "add the helpers (positive summed score, largest first) one at a time, ablate them together, and "
+                  "stop when the metric is at most half of attr.metric")
