@@ -253,7 +253,9 @@ export function createDashboard(model: WidgetModel, opts: DashboardOptions = {})
     if (current && dash.label_source) heading.appendChild(h("span", { class: "sw-dim", text: ` (${dash.label_source} label)` }));
     labelRow.hidden = current && !dash.can_label;
     labelInput.setAttribute("aria-label", `Label for feature ${f}`);
-    if (labelFor !== f || document.activeElement !== labelInput) {
+    // the focus as seen from the input's own root: `document.activeElement` is only the host of a shadow root (marimo)
+    const typing = (labelInput.getRootNode() as Document | ShadowRoot).activeElement === labelInput;
+    if (labelFor !== f || !typing) {
       labelInput.value = label ?? "";
       if (labelFor !== f) saveStatus.textContent = "";
       labelFor = f;

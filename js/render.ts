@@ -14,7 +14,7 @@ import { createHeatmap } from "./heatmap";
 import { getBool, getString } from "./traits";
 import { createSteering } from "./steering";
 import { storeFor } from "./store";
-import { ensureStyles } from "./styles";
+import { CSS, ensureStyles } from "./styles";
 import type { View, WidgetModel } from "./types";
 
 export function createView(model: WidgetModel, name: string): View {
@@ -55,9 +55,45 @@ export function createView(model: WidgetModel, name: string): View {
   }
 }
 
+const SHADOW_STYLE = "scope-widgets-style";
+
+/**
+ * The stylesheet where `el` lives: its document, and the shadow root around it when the host renders
+ * widgets in one (marimo does: the document's stylesheet does not reach inside). A host may attach
+ * `el` after render, so until it is in the page this looks again on each frame (for at most ~600 frames);
+ * returns the stop.
+ */
+function styleWhereMounted(el: HTMLElement): () => void {
+  const place = (): boolean => {
+    ensureStyles(el.ownerDocument ?? document);
+    const root = typeof el.getRootNode === "function" ? el.getRootNode() : null;
+    if (typeof ShadowRoot !== "undefined" && root instanceof ShadowRoot) {
+      let style = root.querySelector<HTMLStyleElement>(`style[data-sw-style="${SHADOW_STYLE}"]`);
+      if (!style) {
+        style = (el.ownerDocument ?? document).createElement("style");
+        style.setAttribute("data-sw-style", SHADOW_STYLE);
+        root.appendChild(style);
+      }
+      if (style.textContent !== CSS) style.textContent = CSS; // an older bundle's copy is replaced
+    }
+    return el.isConnected;
+  };
+  if (place() || typeof requestAnimationFrame !== "function") return () => {};
+  let frame = 0;
+  let left = 600;
+  const retry = (): void => {
+    frame = place() || --left <= 0 ? 0 : requestAnimationFrame(retry);
+  };
+  frame = requestAnimationFrame(retry);
+  return () => {
+    if (frame && typeof cancelAnimationFrame === "function") cancelAnimationFrame(frame);
+    frame = 0;
+  };
+}
+
 /** Mount the view named by the model's `view` trait into `el`; returns the cleanup. */
 export function render({ model, el }: { model: WidgetModel; el: HTMLElement }): () => void {
-  ensureStyles(el.ownerDocument ?? document);
+  const stopStyles = styleWhereMounted(el);
   const name = getString(model, "view");
   const root = h("div", {
     class: `sw-root sw-view-${name.replace(/[^a-z]/g, "")}${name === "explorer" ? "" : " sw-panel"}`,
@@ -73,6 +109,7 @@ export function render({ model, el }: { model: WidgetModel; el: HTMLElement }): 
     root.appendChild(h("div", { class: "sw-error", attrs: { role: "alert" }, text: `scope_widgets: ${String(e)}` }));
   }
   return () => {
+    stopStyles();
     view?.destroy();
     stopTheme();
     root.remove();
