@@ -15,7 +15,7 @@
  *           kernel -> browser `{type: "label_saved", feature, label}` or `{type: "label_error", feature, error}`.
  */
 import { argMax, heatLevel, scaleMax } from "./colors";
-import { displayToken, fmt, h, listen, replaceChildren, svg, tokenLabel } from "./dom";
+import { activeIn, displayToken, fmt, h, listen, replaceChildren, svg, tokenLabel } from "./dom";
 import { toFloat32 } from "./binary";
 import { getOptInt, onChange, onMessage } from "./traits";
 import { storeFor } from "./store";
@@ -253,8 +253,7 @@ export function createDashboard(model: WidgetModel, opts: DashboardOptions = {})
     if (current && dash.label_source) heading.appendChild(h("span", { class: "sw-dim", text: ` (${dash.label_source} label)` }));
     labelRow.hidden = current && !dash.can_label;
     labelInput.setAttribute("aria-label", `Label for feature ${f}`);
-    // the focus as seen from the input's own root: `document.activeElement` is only the host of a shadow root (marimo)
-    const typing = (labelInput.getRootNode() as Document | ShadowRoot).activeElement === labelInput;
+    const typing = activeIn(labelInput) === labelInput; // inside a shadow root too (marimo)
     if (labelFor !== f || !typing) {
       labelInput.value = label ?? "";
       if (labelFor !== f) saveStatus.textContent = "";

@@ -90,6 +90,13 @@ export function listen<K extends keyof HTMLElementEventMap>(
   return () => el.removeEventListener(type, f, options);
 }
 
+/** The focused element as `node`'s own root sees it: inside a shadow root (marimo draws widgets in one)
+ * `document.activeElement` is only the shadow host. */
+export function activeIn(node: Node): Element | null {
+  const root = node.getRootNode() as Document | ShadowRoot;
+  return root.activeElement ?? null;
+}
+
 let uid = 0;
 /** A document-unique id for aria-* references. */
 export function uniqueId(prefix: string): string {

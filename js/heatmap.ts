@@ -16,7 +16,7 @@
  * selected token; both are set here on click / Enter / Space and listened to.
  */
 import { argMax, heatLevel, scaleMax } from "./colors";
-import { displayToken, fmt, h, listen, replaceChildren, tokenLabel, uniqueId } from "./dom";
+import { activeIn, displayToken, fmt, h, listen, replaceChildren, tokenLabel, uniqueId } from "./dom";
 import { commit, getOptInt, onChange } from "./traits";
 import { type ActData, DATA_TRAITS, type Store, storeFor, topAt } from "./store";
 import type { View, WidgetModel } from "./types";
@@ -295,7 +295,7 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
     selected = next !== null && next >= 0 && next < spans.length ? next : null;
     if (selected !== null) {
       spans[selected].setAttribute("aria-selected", "true");
-      if (!el.contains(document.activeElement)) setActive(selected, false);
+      if (!el.contains(activeIn(el))) setActive(selected, false);
     }
     if (tipFor >= 0) showTooltip(tipFor);
   }
@@ -516,8 +516,8 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
       if (i >= 0 && i !== tipFor) showTooltip(i);
     }),
     listen(tokensEl, "mouseleave", () => {
-      const focused = tokenIndexOf(document.activeElement);
-      if (focused >= 0 && tokensEl.contains(document.activeElement)) showTooltip(focused);
+      const focused = tokenIndexOf(activeIn(tokensEl));
+      if (focused >= 0 && tokensEl.contains(activeIn(tokensEl))) showTooltip(focused);
       else hideTooltip();
     }),
     listen(tokensEl, "focusin", (ev) => {

@@ -14,7 +14,7 @@
  * ("baseline" | "steered" | ""), `feature_max` ({id: typical max activation}), `labels`.
  * Messages to the kernel: `{type: "generate", force}` and `{type: "stop"}`.
  */
-import { fmt, h, listen, replaceChildren, uniqueId } from "./dom";
+import { activeIn, fmt, h, listen, replaceChildren, uniqueId } from "./dom";
 import { createChat, isChat } from "./chat";
 import { divergenceText, drawGenerated, firstDivergence, readGenerated } from "./generations";
 import { commit, getBool, getNumber, getNumberMap, getOptInt, getString, getStringMap, onChange } from "./traits";
@@ -215,7 +215,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     const sameKeys = built && c.size === rows.size && [...c.keys()].every((id) => rows.has(id));
     if (!sameKeys) {
       built = true;
-      const focusedId = rows.size ? [...rows.values()].find((r) => r.el.contains(document.activeElement))?.id : undefined;
+      const focusedId = rows.size ? [...rows.values()].find((r) => r.el.contains(activeIn(r.el)))?.id : undefined;
       rows = new Map();
       for (const [id, v] of c) rows.set(id, makeRow(id, pending.get(id) ?? v, labels));
       replaceChildren(
@@ -231,7 +231,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
         if (pending.has(id)) continue; // the user is moving it: keep their value
         setRange(row, v);
         if (Number(row.range.value) !== v) row.range.value = String(v);
-        if (document.activeElement !== row.number) row.number.value = String(v);
+        if (activeIn(row.number) !== row.number) row.number.value = String(v);
       }
     }
     steeredHead.textContent = `Steered (${steeringSummary(c, getString(model, "method", "add"))})`;
@@ -241,9 +241,9 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     const m = getString(model, "method", "add");
     method.value = m;
     positions.value = getString(model, "positions", "all");
-    if (document.activeElement !== maxTokens) maxTokens.value = String(getNumber(model, "max_new_tokens", 40));
-    if (document.activeElement !== temperature) temperature.value = String(getNumber(model, "temperature", 0));
-    if (document.activeElement !== seed) {
+    if (activeIn(maxTokens) !== maxTokens) maxTokens.value = String(getNumber(model, "max_new_tokens", 40));
+    if (activeIn(temperature) !== temperature) temperature.value = String(getNumber(model, "temperature", 0));
+    if (activeIn(seed) !== seed) {
       const s = getOptInt(model, "seed");
       seed.value = s === null ? "" : String(s);
     }
@@ -254,7 +254,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     const p = getString(model, "prompt");
     const chatting = isChat(model); // the transcript shows the conversation; the panes, the replies
     prompt.hidden = chatting;
-    if (document.activeElement !== prompt) prompt.value = p;
+    if (activeIn(prompt) !== prompt) prompt.value = p;
     baselinePrompt.textContent = chatting ? "" : p;
     steeredPrompt.textContent = chatting ? "" : p;
   }

@@ -6,7 +6,7 @@
  * (`[data-role=text-status]`) says "reading…" while `text` and `analysed_text` differ, and shows
  * `text_error` when the kernel could not read the text (the previous heatmap stays).
  */
-import { h, listen } from "./dom";
+import { activeIn, h, listen } from "./dom";
 import { commit, getString, onChange } from "./traits";
 import type { View, WidgetModel } from "./types";
 
@@ -53,7 +53,7 @@ export function createTextEditor(model: WidgetModel): View {
     listen(area, "blur", flush),
   ];
   const off = onChange(model, ["text", "analysed_text", "text_error"], () => {
-    if (document.activeElement !== area && timer === null) area.value = getString(model, "text"); // set from code
+    if (activeIn(area) !== area && timer === null) area.value = getString(model, "text"); // set from code
     renderStatus();
   });
   renderStatus();
