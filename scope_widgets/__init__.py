@@ -24,6 +24,7 @@ _PUBLIC = {
     "TokenHeatmap": "scope_widgets.widgets",
     "FeatureList": "scope_widgets.widgets",
     "FeatureDashboard": "scope_widgets.widgets",
+    "FeatureMap": "scope_widgets.widgets",
     "SteeringPanel": "scope_widgets.widgets",
 }
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Explorer,
         FeatureDashboard,
         FeatureList,
+        FeatureMap,
         SteeringPanel,
         TokenHeatmap,
         save_html,
