@@ -179,6 +179,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--positions", default="all,prompt,generated")
     ap.add_argument("--skip-reading", action="store_true")
+    ap.add_argument("--skip-steering", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -223,8 +224,10 @@ def main(argv=None) -> dict:
     log("steering ...")
     fractions = FRACTIONS[1::2] if args.quick else FRACTIONS
     steering = {}
-    directions = {c["name"]: scope.direction(c["word"]) for c in concepts}
-    for i, positions in enumerate(args.positions.split(",")):
+    if args.skip_steering:
+        args.positions = ""
+    directions = {c["name"]: scope.direction(c["word"]) for c in concepts} if args.positions else {}
+    for i, positions in enumerate(p for p in args.positions.split(",") if p):
         per_concept = []
         for c, r in zip(concepts, rows):
             feature = r["search_top5"][0][0]

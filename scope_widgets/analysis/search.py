@@ -50,6 +50,8 @@ ABOUT_PROMPTS = (
     "A letter to a friend about {q}.\n\nDear Sam,\n\n",
 )
 _MAX_TOKENS = 256
+#: How much ``search_word`` adds for the gap between the means of the word's texts and the background.
+GAP_WEIGHT = 0.5
 _background_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> {text: maxima}
 _norm_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> median token norm
 _neutral_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> (frames, about) of NEUTRAL_TOPIC
@@ -172,8 +174,9 @@ def _logit_bonus(model, tokenizer, sae, word: str) -> torch.Tensor:
 def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = True, labels=None) -> list[SearchHit]:
     """Features selective for ``word``: AUROC of the word in neutral frames against the background and,
     with ``generate``, of texts the model writes about it against the background and its texts about
-    :data:`NEUTRAL_TOPIC` (so features of its writing style cancel out), plus 0.1 x a logit bonus for
-    features that promote the word. ``hit.extra`` has ``auroc_word``, ``auroc_about`` and ``mean_in``/``mean_out``."""
+    :data:`NEUTRAL_TOPIC` (so features of its writing style cancel out), plus :data:`GAP_WEIGHT` x the gap
+    between the means (relative to the feature's largest value here) and 0.1 x a logit bonus for features
+    that promote the word. ``hit.extra`` has ``auroc_word``, ``auroc_about`` and ``mean_in``/``mean_out``."""
     frames, about = concept_texts(model, tokenizer, word, len(ABOUT_PROMPTS) if generate else 0)
     _, neg = _background(model, tokenizer, sae, exclude=word)
     pos_w = _maxima(model, tokenizer, sae, frames)
@@ -188,7 +191,10 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
     else:
         a_about, pos, a = torch.full_like(a_word, float("nan")), pos_w, a_word
     bonus = _logit_bonus(model, tokenizer, sae, word)
-    score = a + 0.05 * _gap(pos, neg) + 0.1 * bonus
+    # the gap between the means weighs as much as half the AUROC: with a few positive texts many features tie
+    # at a perfect AUROC, and the ones that fire strongly on every text about the word are the concept's own
+    # (measured on the 27-concept suite: top-5 hits 15 of 27 at 0.05, 19 from 0.15, 20 from 0.4 to 1.0)
+    score = a + GAP_WEIGHT * _gap(pos, neg) + 0.1 * bonus
     return _hits(score, a, bonus, {"auroc_word": a_word, "auroc_about": a_about, "mean_in": pos.mean(0),
                                    "mean_out": neg.mean(0)}, k, labels)
 
