@@ -157,3 +157,22 @@ def make_fake_hub_cache(
         except OSError:  # no symlinks (some Windows setups): huggingface_hub copies too
             shutil.copyfile(blob, pointer)
     return snapshot
+
+
+# ---- a tiny Scope with SAEs whose every parameter is random ----
+
+TINY_TEXT = "The cat sat on the mat."
+
+
+def tiny_scope(*saes_spec, seed: int = 0):
+    """A Scope on a tiny random Gemma 3 with one SAE per ``(site, layer)`` (default: resid_post at layer 1);
+    affine transcoders for site "transcoder". Biases are random too, so every attribution node is exercised."""
+    from scope_widgets import Scope
+    from tiny_models import tiny_gemma
+
+    model, tok = tiny_gemma(seed=seed)
+    hidden = model.config.hidden_size
+    saes = [tiny_sae(hidden, 64, site=site, layer=layer, seed=i, affine=site == "transcoder", model_name=None,
+                     name=f"{site}_{layer}")
+            for i, (site, layer) in enumerate(saes_spec or [("resid_post", 1)])]
+    return Scope(model, tok, saes)

@@ -13,22 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from factories import tiny_sae
+from factories import TINY_TEXT, tiny_scope
 from scope_widgets import Scope
 from scope_widgets.attribution import compute
 from scope_widgets.engine import hooks
 from tiny_models import hook_count, tiny_gemma
 
-TEXT = "The cat sat on the mat."
-
-
-def make_scope(*saes_spec, seed: int = 0):
-    model, tok = tiny_gemma(seed=seed)
-    hidden = model.config.hidden_size
-    saes = [tiny_sae(hidden, 64, site=site, layer=layer, seed=i, affine=site == "transcoder", model_name=None,
-                     name=f"{site}_{layer}")
-            for i, (site, layer) in enumerate(saes_spec or [("resid_post", 1)])]  # every parameter random
-    return Scope(model, tok, saes)
+TEXT = TINY_TEXT
 
 
 def reference_gradient(scope: Scope, sae, text: str, position: int, target: int, contrast: int | None = None):
@@ -79,7 +70,7 @@ def check_against_reference(scope, attr, sae, text, position, target, contrast=N
 
 
 def test_scores_and_nodes_match_a_hand_written_reference():
-    scope = make_scope()
+    scope = tiny_scope()
     attr = scope.attribute(TEXT, position=10)
     assert attr.position == 10 and len(attr.tokens) == 11
     top_id = int(torch.argmax(attr.probs))
@@ -89,7 +80,7 @@ def test_scores_and_nodes_match_a_hand_written_reference():
 
 
 def test_a_contrast_attributes_the_logit_difference():
-    scope = make_scope()
+    scope = tiny_scope()
     attr = scope.attribute(TEXT, position=-1, target="x", contrast="y")
     tok = scope.tokenizer
     t, c = tok.convert_tokens_to_ids("x"), tok.convert_tokens_to_ids("y")
@@ -100,14 +91,14 @@ def test_a_contrast_attributes_the_logit_difference():
 
 
 def test_an_affine_transcoder_has_a_skip_node():
-    scope = make_scope(("transcoder", 2))
+    scope = tiny_scope(("transcoder", 2))
     attr = scope.attribute(TEXT, position=7)
     nodes = check_against_reference(scope, attr, scope.sae, TEXT, 7, attr.target_id)
     assert nodes["skip"] != 0
 
 
 def test_each_of_several_saes_gets_its_share_of_the_true_gradient():
-    scope = make_scope(("resid_post", 2), ("resid_post", 0), ("transcoder", 1))
+    scope = tiny_scope(("resid_post", 2), ("resid_post", 0), ("transcoder", 1))
     attr = scope.attribute(TEXT, position=-1)
     assert attr.sae_names == [s.name for s in scope._saes]
     for sae in scope._saes:
@@ -117,7 +108,7 @@ def test_each_of_several_saes_gets_its_share_of_the_true_gradient():
 
 
 def test_queries_agree_with_each_other():
-    scope = make_scope()
+    scope = tiny_scope()
     attr = scope.attribute(TEXT)
     a = attr.scores()
     top = attr.top(5)
@@ -137,7 +128,7 @@ def test_queries_agree_with_each_other():
 
 
 def test_ablation_is_the_steering_ablation_and_nothing_at_zero():
-    scope = make_scope()
+    scope = tiny_scope()
     attr = scope.attribute(TEXT)
     assert attr.ablate([]) == pytest.approx(attr.target_prob, abs=1e-7)  # ablating nothing changes nothing
     fid = attr.top(1)[0][1]
@@ -152,7 +143,7 @@ def test_ablation_is_the_steering_ablation_and_nothing_at_zero():
 
 
 def test_faithfulness_pairs_each_estimate_with_a_real_ablation():
-    scope = make_scope()
+    scope = tiny_scope()
     attr = scope.attribute(TEXT)
     report = attr.faithfulness(k=10)
     assert len(report.features) == 10 and all(math.isfinite(v) for v in report.estimated + report.real)
@@ -161,7 +152,7 @@ def test_faithfulness_pairs_each_estimate_with_a_real_ablation():
 
 
 def test_one_token_of_context_gives_finite_scores():
-    scope = make_scope()
+    scope = tiny_scope()
     for text, position in (("a", 1), ("a", 0)):
         attr = scope.attribute(text, position=position)
         assert math.isfinite(attr.target_prob) and all(math.isfinite(v) for v in attr.nodes().values())
@@ -170,7 +161,7 @@ def test_one_token_of_context_gives_finite_scores():
 
 
 def test_the_model_is_left_exactly_as_it_was():
-    scope = make_scope()
+    scope = tiny_scope()
     ids = scope.tokenizer(TEXT, return_tensors="pt").input_ids
     with torch.no_grad():
         before = scope.model(input_ids=ids).logits
@@ -197,14 +188,14 @@ def test_the_model_is_left_exactly_as_it_was():
     ],
 )
 def test_bad_input_gets_a_clear_error_and_touches_nothing(kwargs, message):
-    scope = make_scope()
+    scope = tiny_scope()
     with pytest.raises(ValueError, match=message):
         scope.attribute(TEXT, **kwargs)
     assert hook_count(scope.model) == 0 and torch.is_grad_enabled()
 
 
 def test_bad_ablations_are_refused():
-    scope = make_scope()
+    scope = tiny_scope()
     attr = scope.attribute(TEXT)
     with pytest.raises(ValueError, match="unknown feature"):
         attr.ablate([10_000])
@@ -215,7 +206,7 @@ def test_bad_ablations_are_refused():
 
 def test_wide_saes_are_encoded_in_chunks(monkeypatch):
     """The chunked search for active features gives the same scores as one big chunk."""
-    scope = make_scope()
+    scope = tiny_scope()
     whole = scope.attribute(TEXT).scores()
     monkeypatch.setitem(compute.ENCODE_CHUNK_BYTES, "cpu", 64 * 4 * 3)  # three rows a chunk
     chunked = scope.attribute(TEXT).scores()
@@ -224,7 +215,7 @@ def test_wide_saes_are_encoded_in_chunks(monkeypatch):
 
 
 def test_a_gemma_scope_2_folder_attributes(tmp_path):
-    from factories import write_gemma_scope_2
+    from factories import tiny_sae, write_gemma_scope_2
 
     model, tok = tiny_gemma()
     sae = tiny_sae(d_in=32, d_sae=48, layer=1, model_name=None)

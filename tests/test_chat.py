@@ -11,7 +11,7 @@ import torch
 from scope_widgets.engine import hooks
 from scope_widgets.engine.chat import check_messages, format_chat, gemma_format
 from scope_widgets.widgets import SteeringPanel
-from test_attribution import make_scope
+from factories import tiny_scope
 from tiny_models import hook_count
 
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there!"},
@@ -38,7 +38,7 @@ def test_gemma_format_on_the_embedded_tokenizer(gemma_tokenizer):
 
 
 def test_a_tokenizer_with_its_own_template_uses_it():
-    scope = make_scope()
+    scope = tiny_scope()
     tok = copy.deepcopy(scope.tokenizer)
     tok.chat_template = ("{% for m in messages %}[{{ m['role'] }}]{{ m['content'] }}\n{% endfor %}"
                          "{% if add_generation_prompt %}[assistant]{% endif %}")
@@ -76,7 +76,7 @@ def steered_prompt_activation(scope, chat, steer, **kw):
 
 
 def test_the_templates_tokens_are_left_unsteered_unless_asked():
-    scope = make_scope()
+    scope = tiny_scope()
     chat = [{"role": "user", "content": "abc"}]
     formatted = format_chat(scope.tokenizer, chat)
     plain = steered_prompt_activation(scope, chat, None)
@@ -89,7 +89,7 @@ def test_the_templates_tokens_are_left_unsteered_unless_asked():
 
 
 def test_generate_and_stream_take_a_chat():
-    scope = make_scope()
+    scope = tiny_scope()
     chat = [{"role": "user", "content": "abc"}]
     text = scope.generate(chat, max_new_tokens=5)
     ids = torch.tensor([format_chat(scope.tokenizer, chat).ids])
@@ -103,7 +103,7 @@ def test_generate_and_stream_take_a_chat():
 
 
 def test_the_panel_holds_a_conversation_steered_and_unsteered_side_by_side():
-    scope = make_scope()
+    scope = tiny_scope()
     fid = int(scope.features("abc").top(1)[0][0])
     seen = []
     original = scope.stream
@@ -124,7 +124,7 @@ def test_the_panel_holds_a_conversation_steered_and_unsteered_side_by_side():
 
 
 def test_chat_errors_are_clear():
-    scope = make_scope()
+    scope = tiny_scope()
     with pytest.raises(ValueError, match="end with a user message"):
         SteeringPanel(scope, [{"role": "assistant", "content": "x"}], auto_generate=False)
     plain = SteeringPanel(scope, "Hello", auto_generate=False)

@@ -7,14 +7,14 @@ import pytest
 
 from scope_widgets.features import compare
 from scope_widgets.widgets import Compare
-from test_attribution import make_scope
+from factories import tiny_scope
 
 A, B = "The cat sat on the mat.", "A dog ran to the park!"
 
 
 @pytest.fixture(scope="module")
 def scope():
-    return make_scope()
+    return tiny_scope()
 
 
 def test_compare_ranks_by_the_difference_of_maxima(scope):
@@ -45,7 +45,7 @@ def test_bad_comparisons_are_refused(scope):
         scope.compare(A, B, by="relative")  # a random SAE has no dashboards
     with pytest.raises(ValueError, match="empty"):
         scope.compare(A, "  ")
-    other = make_scope(seed=1)
+    other = tiny_scope(seed=1)
     with pytest.raises(ValueError, match="different SAEs"):
         compare(scope.features(A), other.features(B))
 

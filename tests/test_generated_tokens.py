@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from scope_widgets.widgets import SteeringPanel
-from test_attribution import make_scope
+from factories import tiny_scope
 
 PROMPT = "The cat sat"
 
@@ -30,7 +30,7 @@ def reference_probs(scope, prompt: str, steer=None) -> tuple[list[int], list[flo
 
 
 def test_stream_tokens_carry_the_models_probabilities():
-    scope = make_scope()
+    scope = tiny_scope()
     stream = scope.stream(PROMPT, max_new_tokens=6)
     text = stream.wait()
     ids, probs = reference_probs(scope, PROMPT)
@@ -40,7 +40,7 @@ def test_stream_tokens_carry_the_models_probabilities():
 
 
 def test_steered_tokens_are_the_steered_models_probabilities():
-    scope = make_scope()
+    scope = tiny_scope()
     fid = int(scope.features(PROMPT).top(1)[0][0])
     steer = {fid: 8.0}
     stream = scope.stream(PROMPT, steer=steer, max_new_tokens=6)
@@ -50,7 +50,7 @@ def test_steered_tokens_are_the_steered_models_probabilities():
 
 
 def test_the_panel_gives_token_probability_pairs_for_both_sides():
-    scope = make_scope()
+    scope = tiny_scope()
     fid = int(scope.features(PROMPT).top(1)[0][0])
     panel = SteeringPanel(scope, PROMPT, features=[fid], coefficients={fid: 8.0}, max_new_tokens=6, auto_generate=False)
     panel.generate(wait=True)

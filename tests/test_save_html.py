@@ -11,14 +11,14 @@ import pytest
 
 import scope_widgets as sw
 from scope_widgets.widgets.export import saved_state
-from test_attribution import make_scope
+from factories import tiny_scope
 
 HOSTILE = "a </script><script>alert(1)</script> <!-- b"
 
 
 @pytest.fixture(scope="module")
 def scope():
-    return make_scope()
+    return tiny_scope()
 
 
 def saved_widgets(html: str) -> list:

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import scope_widgets as sw
-from test_attribution import TEXT, make_scope
+from factories import TINY_TEXT as TEXT, tiny_scope
 from tiny_models import hook_count
 
 
 @pytest.fixture
 def scope():
-    return make_scope()
+    return tiny_scope()
 
 
 def floats(b: bytes) -> np.ndarray:

@@ -7,12 +7,12 @@ import threading
 import pytest
 
 import scope_widgets as sw
-from test_attribution import TEXT, make_scope
+from factories import TINY_TEXT as TEXT, tiny_scope
 
 
 @pytest.fixture
 def explorer():
-    ex = sw.Explorer(make_scope(), TEXT)
+    ex = sw.Explorer(tiny_scope(), TEXT)
     yield ex
     ex.wait_dashboard()
 

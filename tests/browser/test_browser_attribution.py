@@ -99,7 +99,7 @@ def test_the_explorer_explains_the_selected_token(notebook):
 
 @pytest.mark.skipif(not os.environ.get("SCOPE_WIDGETS_SCREENSHOT_DIR"), reason="set SCOPE_WIDGETS_SCREENSHOT_DIR")
 def test_attribution_screenshot(notebook):
-    """SCOPE_WIDGETS_SCREENSHOT_DIR=docs ./scripts/test tests/browser/test_attribution.py -> docs/attribution.png."""
+    """SCOPE_WIDGETS_SCREENSHOT_DIR=docs ./scripts/test tests/browser/test_browser_attribution.py -> docs/attribution.png."""
     lab = notebook
     out_dir = Path(os.environ["SCOPE_WIDGETS_SCREENSHOT_DIR"])
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -135,7 +135,7 @@ def test_the_ring_follows_the_explorer(mapped):
 
 @pytest.mark.skipif(not os.environ.get("SCOPE_WIDGETS_SCREENSHOT_DIR"), reason="set SCOPE_WIDGETS_SCREENSHOT_DIR")
 def test_screenshot_for_docs(mapped):
-    """SCOPE_WIDGETS_SCREENSHOT_DIR=docs ./scripts/test tests/browser/test_feature_map.py -> docs/feature_map.png"""
+    """SCOPE_WIDGETS_SCREENSHOT_DIR=docs ./scripts/test tests/browser/test_browser_feature_map.py -> docs/feature_map.png"""
     out = Path(os.environ["SCOPE_WIDGETS_SCREENSHOT_DIR"])
     out.mkdir(parents=True, exist_ok=True)
     page = mapped.page
