@@ -195,3 +195,12 @@ def test_internals_doc_shows_the_same_layers():
             for name in re.findall(r"`([^`]+)`", cells[2]):
                 shown["scope_widgets" if name == "scope_widgets/__init__" else "scope_widgets." + name.strip("/").replace("/", ".").removesuffix(".py")] = int(cells[1])
     assert shown == LAYERS, f"docs/internals.md's layer table differs from the test's LAYERS: {shown} vs {LAYERS}"
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test modules by their basename (no packages under tests/): two with one name break a run."""
+    names: dict[str, list[str]] = {}
+    for p in (ROOT / "tests").rglob("*.py"):
+        names.setdefault(p.name, []).append(str(p.relative_to(ROOT)))
+    clashes = {n: ps for n, ps in names.items() if len(ps) > 1 and n != "conftest.py"}
+    assert not clashes, f"test modules share a name: {clashes}"
