@@ -258,8 +258,9 @@ class Scope:
 
         ``scope.search("dog")`` reads the word in neutral frames and in a few short texts the model writes
         about it (``generate=False`` skips those: faster, but finds fewer topic features) and scores each
-        feature by how well it separates them from a built-in background (AUROC), with a bonus for
-        features that promote the word. ``scope.search(examples=[...], against=[...])`` scores the
+        feature by how well it separates them from a built-in background (AUROC), plus up to half a point for
+        how far apart the means are and a bonus for features that promote the word.
+        ``scope.search(examples=[...], against=[...])`` scores the
         separation of your own texts (``against`` defaults to the background); ``hit.score`` is the AUROC.
         """
         from .analysis import feature_labels, search_word, separating
