@@ -140,7 +140,7 @@ export function createAttribution(model: WidgetModel, opts: AttributionOptions =
       s.title = `${tokenLabel(getStringList(model, "tokens")[i] ?? "")}: ${fmt(values[i] ?? 0)}`;
     });
     const label = feature !== null ? getStringMap(model, "labels").get(feature) : undefined;
-    legend.textContent = column
+    legend.textContent = pos === null ? "" : column
       ? `Colour: feature #${feature}${label ? ` (${label})` : ""}, its attribution at each token (blue helps the target, orange hurts); scale ±${fmt(m)}`
       : `Colour: each token's total feature attribution (blue helps the target, orange hurts); scale ±${fmt(m)}`;
   }
