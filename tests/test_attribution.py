@@ -15,7 +15,7 @@ import torch
 
 from factories import TINY_TEXT, tiny_scope
 from scope_widgets import Scope
-from scope_widgets.attribution import compute
+from scope_widgets.features import encoding
 from scope_widgets.engine import hooks
 from tiny_models import hook_count, tiny_gemma
 
@@ -208,7 +208,7 @@ def test_wide_saes_are_encoded_in_chunks(monkeypatch):
     """The chunked search for active features gives the same scores as one big chunk."""
     scope = tiny_scope()
     whole = scope.attribute(TEXT).scores()
-    monkeypatch.setitem(compute.ENCODE_CHUNK_BYTES, "cpu", 64 * 4 * 3)  # three rows a chunk
+    monkeypatch.setitem(encoding.ENCODE_CHUNK_BYTES, "cpu", 64 * 4 * 3)  # three rows a chunk
     chunked = scope.attribute(TEXT).scores()
     torch.testing.assert_close(chunked.scores, whole.scores)
     assert torch.equal(chunked.positions, whole.positions) and torch.equal(chunked.features, whole.features)

@@ -26,7 +26,7 @@ import torch
 
 from ..engine import hooks
 from ..engine.tokens import encode
-from ..features.encoding import ENCODE_CHUNK_BYTES
+from ..features.encoding import encode_chunk_rows
 from ..runtime import check_position
 
 __all__ = ["SAEAttribution", "Forward", "attribute_pass", "token_id", "run_logits", "active_features"]
@@ -91,8 +91,7 @@ def run_logits(model, ids: Sequence[int]) -> torch.Tensor:
 def active_features(sae, x: torch.Tensor, first: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(positions, features, activations)`` of every active feature at rows ``first..`` of ``x [n, d_in]``,
     encoded in chunks so no ``[n, d_sae]`` tensor is made for wide SAEs."""
-    budget = ENCODE_CHUNK_BYTES.get(x.device.type, ENCODE_CHUNK_BYTES["cpu"])
-    step = max(1, budget // (sae.d_sae * sae.W_enc.element_size()))
+    step = encode_chunk_rows(sae, x.device)
     pos, feat, val = [], [], []
     with torch.no_grad():
         for start in range(first, x.shape[0], step):

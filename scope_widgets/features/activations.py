@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .encoding import ENCODE_CHUNK_BYTES
+from .encoding import encode_chunk_rows
 from ..runtime import check_feature, check_k, check_position
 
 __all__ = ["FeatureActivations", "FeatureReference"]
@@ -145,8 +145,7 @@ class FeatureActivations:
         (no ``[n_tokens, d_sae]`` tensor for long texts and wide SAEs)."""
         x = self.inputs[self.first_position :]
         total = torch.zeros(self.sae.d_sae, dtype=torch.float32, device=x.device)
-        budget = ENCODE_CHUNK_BYTES.get(x.device.type, ENCODE_CHUNK_BYTES["cpu"])
-        step = max(1, budget // (self.sae.d_sae * 4))
+        step = encode_chunk_rows(self.sae, x.device)
         with torch.no_grad():
             for start in range(0, x.shape[0], step):
                 total += self.sae.encode(x[start : start + step]).float().sum(0)

@@ -10,11 +10,17 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["SparseEncoding", "encode_sparse", "ENCODE_CHUNK_BYTES"]
+__all__ = ["SparseEncoding", "encode_sparse", "encode_chunk_rows", "ENCODE_CHUNK_BYTES"]
 
 # bytes of [chunk, d_sae] activations per encode chunk: small on the CPU (cache-friendly, same speed),
 # large on a GPU so a wide W_enc is read from memory a few times, not dozens (262k features, 2k tokens)
 ENCODE_CHUNK_BYTES = {"cpu": 64 << 20, "cuda": 512 << 20}
+
+
+def encode_chunk_rows(sae, device: torch.device) -> int:
+    """How many rows to encode at once so one ``[rows, d_sae]`` chunk stays within ``ENCODE_CHUNK_BYTES``."""
+    budget = ENCODE_CHUNK_BYTES.get(device.type, ENCODE_CHUNK_BYTES["cpu"])
+    return max(1, budget // (sae.d_sae * sae.W_enc.element_size()))
 
 
 @dataclass
@@ -31,8 +37,7 @@ def encode_sparse(sae, inputs: torch.Tensor, k: int, first_counted: int = 0) -> 
     over tokens ``first_counted..n-1`` (pass 1 to leave BOS out of the maximum)."""
     n = inputs.shape[0]
     k = min(k, sae.d_sae)
-    budget = ENCODE_CHUNK_BYTES.get(inputs.device.type, ENCODE_CHUNK_BYTES["cpu"])
-    step = max(1, budget // (sae.d_sae * sae.W_enc.element_size()))
+    step = encode_chunk_rows(sae, inputs.device)
     ids, values = [], []
     max_per_feature = torch.zeros(sae.d_sae, dtype=torch.float32, device=inputs.device)
     with torch.no_grad():
