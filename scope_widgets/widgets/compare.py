@@ -9,10 +9,10 @@ import traitlets
 
 from ..features import compare as compare_acts
 from ..features.compare import BY
-from ..runtime import check_feature, check_k, check_text
+from ..runtime import check_k, check_text
 from ._base import ScopeWidget
 from ._traits import optional_feature, optional_position
-from .wire import column_bytes, gather_labels, listed_features, top_k_buffers, tooltip_feature_ids
+from .wire import gather_labels, listed_features, send_column, top_k_buffers, tooltip_feature_ids
 
 SIDES = ("a", "b")
 
@@ -117,18 +117,12 @@ class Compare(ScopeWidget):
 
     def _msg_column(self, content: dict, _buffers: list) -> None:
         """The exact column of a feature outside the sent ones, for one side (``{type, feature, side}``)."""
-        side, feature = content.get("side"), content.get("feature")
-        try:
-            if side not in SIDES:
-                raise ValueError(f"side must be 'a' or 'b', got {side!r}")
-            if isinstance(feature, str):
-                raise ValueError(f"feature ids are integers; got {feature!r}")
-            feature = check_feature(feature, self._acts[side].sae.d_sae)
-            data = column_bytes(self._acts[side], feature)
-        except Exception as err:
-            self.send({"type": "column", "feature": feature, "side": side, "error": f"{err}"})
+        side = content.get("side")
+        if side not in SIDES:
+            self.send({"type": "column", "feature": content.get("feature"), "side": side,
+                       "error": f"side must be 'a' or 'b', got {side!r}"})
             return
-        self.send({"type": "column", "feature": feature, "side": side, "n_tokens": self._acts[side].n_tokens}, buffers=[data])
+        send_column(self, self._acts[side], content.get("feature"), side=side)
 
     def __repr__(self) -> str:
         return f"Compare({self.text_a[:30]!r} vs {self.text_b[:30]!r}, by={self.by!r}, {len(self.diff_ids)} features differ)"

@@ -84,6 +84,22 @@ def column_bytes(acts: Any, feature: int) -> bytes:
     return np.ascontiguousarray(acts.feature(int(feature)), dtype="<f4").tobytes()
 
 
+def send_column(widget: Any, acts: Any, feature: Any, **extra: Any) -> None:
+    """Answer the browser's ``{"type": "column", "feature": id}``: the exact column as one float32 buffer, or
+    ``{"error": ...}`` for a bad id (``extra``, e.g. Compare's ``side``, is echoed in the reply)."""
+    try:
+        if isinstance(feature, str):
+            raise ValueError(f"feature ids are integers; got {feature!r}")
+        feature = check_feature(feature, 1 << 62)
+        if acts is None:
+            raise ValueError("no activations")
+        data = column_bytes(acts, feature)
+    except Exception as err:
+        widget.send({"type": "column", "feature": feature, **extra, "error": f"{err}"})
+        return
+    widget.send({"type": "column", "feature": feature, **extra, "n_tokens": len(data) // 4}, buffers=[data])
+
+
 def tooltip_feature_ids(acts: Any, per_token: int = 16) -> list[int]:
     """Features the browser lists without asking, whose labels it needs: each token's top 16 (a clicked
     token lists its top features; ``MAX_LABELS`` caps the total)."""
@@ -151,15 +167,4 @@ class ActivationTraits(traitlets.HasTraits):
         return self._acts
 
     def _msg_column(self, content: dict, _buffers: list) -> None:
-        feature = content.get("feature")
-        try:
-            if isinstance(feature, str):
-                raise ValueError(f"feature ids are integers; got {feature!r}")
-            feature = check_feature(feature, 1 << 62)
-            if self._acts is None:
-                raise ValueError("no activations")
-            data = column_bytes(self._acts, feature)
-        except Exception as err:
-            self.send({"type": "column", "feature": feature, "error": f"{err}"})  # type: ignore[attr-defined]
-            return
-        self.send({"type": "column", "feature": feature, "n_tokens": self.n_tokens}, buffers=[data])  # type: ignore[attr-defined]
+        send_column(self, self._acts, content.get("feature"))
