@@ -15,13 +15,14 @@ Measured (BOS excluded everywhere):
    against 48 neutral sentences and the other concepts' sentences; a feature's score on a sentence is its
    max over the sentence's tokens): the best single feature's AUROC per concept, and whether
    ``scope.search(word)``'s top 5 holds a feature with AUROC >= 0.90.
-3. **Steering**: for each concept, the top feature of ``scope.search(word)`` is added (method ``add``) at
+3. **Steering**: for each concept, the top feature of ``scope.search(word, steer=True)`` (search's best readers,
+   tried on the sliders with other prompts than these, see ``analysis/steerable.py``) is added (method ``add``) at
    coefficients the steering panel's slider offers by default (0.1 to 0.5 of its bound), and, for
    comparison, the difference-of-means direction of the same texts, at the same layer and the same
    coefficients; greedy, 25 new tokens, after each of 3 neutral prompts. Success for a concept: at one
    coefficient, at least 2 of the 3 continuations mention it (its ``mention`` pattern) in fluent,
-   non-looping text (mean token NLL under the unsteered model <= ``FLUENT_NLL``, at most 35% repeated
-   word 3-grams). Positions ``all``, ``prompt`` and ``generated`` are compared.
+   non-looping text (``steering.trial.is_fluent``: mean token NLL under the unsteered model <= 5 nats, at most
+   35% repeated word 3-grams). Positions ``all``, ``prompt`` and ``generated`` are compared.
 """
 from __future__ import annotations
 
@@ -35,8 +36,6 @@ from pathlib import Path
 import torch
 
 DATA = Path(__file__).resolve().parents[1] / "scope_widgets" / "data" / "eval"
-FLUENT_NLL = 5.0  # nats per token under the unsteered model
-MAX_REPEAT = 0.35
 FRACTIONS = (0.1, 0.2, 0.3, 0.5)  # of the slider's default bound (3x scope.steering_scale, rounded up)
 
 
@@ -86,73 +85,28 @@ def concept_scores(scope, suite: dict) -> tuple[dict, dict]:
 
 
 # ------------------------------------------------------------------------------------------ steering
-def _steered_continuations(scope, prompts: list[str], vectors: torch.Tensor, positions: str, new_tokens: int = 25) -> list[str]:
-    """Greedy continuations, one per row: row r adds ``vectors[r]`` at the SAE's hook point."""
-    from scope_widgets.engine.hooks import edit_activations
-
-    model, tok = scope.model, scope.tokenizer
-    side = tok.padding_side
-    tok.padding_side = "left"
-    try:
-        enc = tok(prompts, return_tensors="pt", padding=True)
-    finally:
-        tok.padding_side = side
-    mask = enc["attention_mask"].bool()
-    first = mask.float().argmax(1)  # BOS position per row (left padding)
-    T0 = mask.shape[1]
-    vec = vectors.to(dtype=next(model.parameters()).dtype)
-
-    def edit(h):
-        if h.shape[1] > 1:  # the prompt pass
-            t = torch.arange(h.shape[1])
-            keep = mask[:, : h.shape[1]] & (t[None, :] != first[:, None])
-            if positions == "generated":
-                keep &= t[None, :] == T0 - 1
-            return h + keep[..., None].to(h.dtype) * vec[:, None, :]
-        if positions == "prompt":
-            return h
-        return h + vec[:, None, :]
-
-    with edit_activations(model, scope.sae.hook_point_out, edit), torch.no_grad():
-        out = model.generate(**enc, do_sample=False, max_new_tokens=new_tokens, pad_token_id=tok.pad_token_id)
-    return [tok.decode(r[T0:], skip_special_tokens=True) for r in out]
-
-
-def _nll(scope, prompt: str, continuation: str) -> float:
-    """Mean token NLL of the continuation under the unsteered model, given the prompt."""
-    tok, model = scope.tokenizer, scope.model
-    p = tok(prompt, add_special_tokens=True)["input_ids"]
-    c = tok(continuation, add_special_tokens=False)["input_ids"]
-    if not c:
-        return float("inf")
-    ids = torch.tensor([p + c])
-    with torch.no_grad():
-        logits = model(ids).logits[0, len(p) - 1 : -1].float()
-    return float(torch.nn.functional.cross_entropy(logits, torch.tensor(c)))
-
-
-def _repeat_fraction(text: str) -> float:
-    words = re.findall(r"\w+", text.lower())
-    grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
-    return 0.0 if not grams else 1 - len(set(grams)) / len(grams)
-
-
 def judge(scope, prompt: str, text: str, pattern: str) -> dict:
-    nll = _nll(scope, prompt, text)
-    rep = _repeat_fraction(text)
+    """A steered continuation judged by the library's rules (``steering.trial``) and the concept's pattern."""
+    from scope_widgets.steering.trial import continuation_nll, is_fluent, repeat_fraction
+
+    nll = continuation_nll(scope.model, scope.tokenizer, [prompt], [text])[0]
     mention = re.search(pattern, text, re.IGNORECASE) is not None
-    fluent = nll <= FLUENT_NLL and rep <= MAX_REPEAT and len(re.findall(r"\w+", text)) >= 8
-    return {"text": text, "nll": round(nll, 2), "repeat": round(rep, 2), "mention": mention, "fluent": fluent,
-            "ok": mention and fluent}
+    fluent = is_fluent(text, nll)
+    return {"text": text, "nll": round(nll, 2), "repeat": round(repeat_fraction(text), 2), "mention": mention,
+            "fluent": fluent, "ok": mention and fluent}
 
 
-def steer_concept(scope, concept: dict, prompts: list[str], feature: int, direction, positions: str, fractions) -> dict:
-    """Feature (and, when ``direction`` is given, direction) steering of one concept at coefficients the
-    slider offers; success when one coefficient works for 2 of the 3 prompts."""
+def steer_concept(scope, concept: dict, prompts: list[str], feature: int, direction, positions: str, fractions,
+                  steer_feature: int | None = None) -> dict:
+    """Feature (and, when given, ``steer_feature``'s and ``direction``'s) steering of one concept at
+    coefficients the slider offers; success when one coefficient works for 2 of the 3 prompts."""
+    from scope_widgets.steering.trial import steered_continuations
     from scope_widgets.widgets._steering import slider_limit
 
     sae = scope.sae
     kinds = [("feature", sae.W_dec[feature].detach().float(), slider_limit(scope, feature))]
+    if steer_feature is not None:
+        kinds.append(("steer_feature", sae.W_dec[steer_feature].detach().float(), slider_limit(scope, steer_feature)))
     if direction is not None:
         kinds.append(("direction", direction.vector.float(), slider_limit(scope, None)))
     out = {}
@@ -160,7 +114,7 @@ def steer_concept(scope, concept: dict, prompts: list[str], feature: int, direct
         coefs = [f * limit for f in fractions]
         rows = [(c, p) for c in coefs for p in prompts]
         vectors = torch.stack([c * unit for c, _ in rows])
-        texts = _steered_continuations(scope, [p for _, p in rows], vectors, positions)
+        texts = steered_continuations(scope.model, scope.tokenizer, sae.hook_point_out, [p for _, p in rows], vectors, positions)
         results = [dict(coefficient=round(c, 2), prompt=p, **judge(scope, p, t, concept["mention"])) for (c, p), t in zip(rows, texts)]
         by_coef = {}
         for r in results:
@@ -227,17 +181,26 @@ def main(argv=None) -> dict:
     if args.skip_steering:
         args.positions = ""
     directions = {c["name"]: scope.direction(c["word"]) for c in concepts} if args.positions else {}
+    steerers = {}
+    for c, r in zip(concepts, rows):
+        if args.positions:  # search's choice for steering: its best readers tried on the sliders (other prompts)
+            hit = scope.search(c["word"], k=1, steer=True)[0]
+            steerers[c["name"]] = hit.feature
+            r.update(steer_feature=hit.feature, steer_label=hit.label, steer_trial=hit.steers,
+                     steer_feature_auroc=round(float(per[c["name"]][hit.feature]), 3))
+            log(f"  search({c['word']!r}, steer=True): {hit.feature} {hit.label!r}, steers {hit.steers:.2f} in its trial")
     for i, positions in enumerate(p for p in args.positions.split(",") if p):
         per_concept = []
         for c, r in zip(concepts, rows):
-            feature = r["search_top5"][0][0]
-            # directions at the first positions listed (the panel's default), features at every one
-            res = steer_concept(scope, c, prompts, feature, directions[c["name"]] if i == 0 else None, positions, fractions)
-            per_concept.append({"concept": c["name"], "feature": feature, **res})
-            log(f"  [{positions}] {c['name']}: feature {res['feature']['success']} @ {res['feature']['coefficient']}"
-                + (f", direction {res['direction']['success']} @ {res['direction']['coefficient']}" if "direction" in res else ""))
+            # search's top reader and its steering choice at every positions listed, directions at the first
+            # (the panel's default)
+            res = steer_concept(scope, c, prompts, r["search_top5"][0][0], directions[c["name"]] if i == 0 else None,
+                                positions, fractions, steer_feature=steerers[c["name"]])
+            per_concept.append({"concept": c["name"], "feature_id": r["search_top5"][0][0], "steer_feature_id": steerers[c["name"]], **res})
+            log(f"  [{positions}] {c['name']}: " + ", ".join(f"{k} {v['success']} @ {v['coefficient']}" for k, v in res.items()))
         steering[positions] = {
             "feature_successes": sum(p["feature"]["success"] for p in per_concept),
+            "steer_feature_successes": sum(p["steer_feature"]["success"] for p in per_concept),
             "direction_successes": sum(p["direction"]["success"] for p in per_concept) if i == 0 else None,
             "n": len(per_concept), "per_concept": per_concept,
         }
@@ -260,7 +223,8 @@ def summary(report: dict) -> str:
                  f"search top-5 AUROC >= 0.90: {s['search_top5_ge_0.90']:.0%}")
     for pos, st in report["steering"].items():
         d = f" | directions {st['direction_successes']}/{st['n']}" if st["direction_successes"] is not None else ""
-        lines.append(f"steering ({pos}) | features {st['feature_successes']}/{st['n']}{d}")
+        lines.append(f"steering ({pos}) | search(word)'s top feature {st['feature_successes']}/{st['n']} | "
+                     f"search(word, steer=True)'s {st['steer_feature_successes']}/{st['n']}{d}")
     return "\n".join(lines)
 
 

@@ -253,7 +253,7 @@ class Scope:
         return dashboards_for(self.model, self.tokenizer, self.resolve_saes(sae)[0], progress=progress)
 
     def search(self, query: str | None = None, k: int = 10, *, examples: Sequence[str] | None = None,
-               against: Sequence[str] | None = None, generate: bool = True, sae=None):
+               against: Sequence[str] | None = None, generate: bool = True, steer: bool = False, sae=None):
         """Features selective for a concept, best first (``SearchHit`` with ``.feature``, ``.score``, ``.label``).
 
         ``scope.search("dog")`` reads the word in neutral frames and in a few short texts the model writes
@@ -262,6 +262,8 @@ class Scope:
         how far apart the means are and a bonus for features that promote the word.
         ``scope.search(examples=[...], against=[...])`` scores the
         separation of your own texts (``against`` defaults to the background); ``hit.score`` is the AUROC.
+        ``steer=True`` (with a word; a few seconds more) also tries the best candidates on the sliders and puts
+        first those that steer toward the word: ``hit.steers``, ``hit.steer_coefficient``.
         """
         from .analysis import feature_labels, search_word, separating
 
@@ -272,6 +274,8 @@ class Scope:
         if examples is not None:
             if query is not None:
                 raise ValueError("give a query word or examples=..., not both")
+            if steer:
+                raise ValueError("steer=True goes with a query word; to steer by examples use scope.direction(examples=[...])")
             texts = _checked_texts(examples, "examples", "example")
             negs = None if against is None else _checked_texts(against, "against", "counter-example")
             return separating(self.model, self.tokenizer, target, texts, negs, k, labels)
@@ -279,7 +283,7 @@ class Scope:
             raise ValueError("search needs a query word (scope.search('dog')) or example texts (scope.search(examples=[...]))")
         if against is not None:
             raise ValueError("against= goes with examples=...; a query word is always compared with the built-in background")
-        return search_word(self.model, self.tokenizer, target, check_text(query, "the query").strip(), k, generate, labels)
+        return search_word(self.model, self.tokenizer, target, check_text(query, "the query").strip(), k, generate, labels, steer)
 
     def direction(self, concept: str | None = None, *, examples: Sequence[str] | None = None,
                   against: Sequence[str] | None = None, sae=None):
@@ -313,14 +317,9 @@ class Scope:
         """A typical size for a steering coefficient: the feature's usual maximum activation, but at least a
         tenth of a typical activation's norm at the hook point (the steering panel's sliders span about
         three times this). ``feature=None`` gives that tenth alone, the scale for concept directions."""
-        from .analysis.search import typical_norm
-        from .analysis.sources import max_activation
+        from .analysis.search import steering_scale
 
-        target = self.resolve_saes(sae)[0]
-        floor = 0.1 * typical_norm(self.model, self.tokenizer, target)
-        if feature is None:
-            return floor
-        return max(max_activation(self.model, self.tokenizer, target, feature), floor)
+        return steering_scale(self.model, self.tokenizer, self.resolve_saes(sae)[0], feature)
 
     def label(self, feature: int, sae=None) -> str | None:
         """A feature's label: the user's own if set, else the automatic one (or None)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from benchmarks import default_sae as E
 from scope_widgets import SAE, Scope
@@ -55,11 +54,10 @@ def test_reading_reports_loss_recovered(scope):
 def test_steering_judge_and_rows(scope):
     judged = E.judge(scope, "Once", " upon a time there was a dog who liked to run and play in the park all day", r"\bdog\b")
     assert judged["mention"] and judged["repeat"] == 0.0 and judged["nll"] > 0
-    assert E._repeat_fraction("a b c a b c a b c a b c") > 0.5
     d = scope.direction(examples=["Q Q Q"], against=["plain", "words"])
     res = E.steer_concept(scope, SUITE["concepts"][0], ["Once", "Then"], 3, d, "all", (0.5, 1.0))
     assert set(res) == {"feature", "direction"}
     assert len(res["feature"]["results"]) == 4 and res["feature"]["limit"] > 0
-    # a zero vector leaves the greedy continuation as the plain model writes it
-    plain = E._steered_continuations(scope, ["Once"], torch.zeros(1, scope.model.config.hidden_size), "all")
-    assert plain[0] == scope.generate("Once", max_new_tokens=25)
+    # the rows judged are the library's trial continuations (steering.trial), at the coefficients listed
+    assert {r["coefficient"] for r in res["feature"]["results"]} == {round(0.5 * res["feature"]["limit"], 2),
+                                                                     round(1.0 * res["feature"]["limit"], 2)}

@@ -91,3 +91,24 @@ def test_stream_matches_generate_on_the_real_model(scope):
     prompt = "Once upon a time"
     expected = scope.generate(prompt, max_new_tokens=12)
     assert "".join(scope.stream(prompt, max_new_tokens=12)) == expected
+
+
+def test_search_for_steering_recommends_a_feature_that_steers(scope):
+    from scope_widgets.analysis.steerable import STEER_CANDIDATES, embedding_neighbours
+
+    near = embedding_neighbours(scope.model, scope.tokenizer, "dog")
+    assert {"dogs", "puppy"} <= set(near)  # the model's own neighbours of the word
+    hits = scope.search("ocean", k=3, steer=True)
+    readers = {h.feature for h in scope.search("ocean", k=STEER_CANDIDATES)}
+    assert {h.feature for h in hits} <= readers  # chosen among search's best readers
+    top = hits[0]
+    assert top.steers >= 2 / 3 and 0 < top.steer_coefficient <= 3 * scope.steering_scale(top.feature)
+    assert hook_count(scope.model) == 0
+
+
+def test_the_bundled_data_fits_its_budget():
+    from pathlib import Path
+
+    data = Path(sw.__file__).parent / "data"
+    total = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
+    assert total < 80 * 1024 * 1024, f"package data is {total / 2**20:.1f} MiB; the budget is 80 (issue 14)"

@@ -58,6 +58,10 @@ class SearchHit:
     why: str
     activation_score: float = 0.0
     logit_score: float = 0.0
+    #: with ``search(word, steer=True)``: the share of trial openings the feature turned to the concept in
+    #: good text, and the smallest coefficient that did it (None when none did)
+    steers: float | None = None
+    steer_coefficient: float | None = None
     extra: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:

@@ -30,8 +30,10 @@ from ..runtime import in_batches
 from ..steering import Direction
 from .background import BACKGROUND
 from .records import SearchHit
+from .sources import max_activation
 
-__all__ = ["WORD_FRAMES", "auroc", "separating", "search_word", "concept_texts", "neutral_texts", "concept_direction", "typical_norm"]
+__all__ = ["WORD_FRAMES", "auroc", "separating", "search_word", "concept_texts", "neutral_texts", "concept_direction", "typical_norm",
+           "steering_scale"]
 
 #: Neutral frames the searched word is read in.
 WORD_FRAMES = (
@@ -171,12 +173,16 @@ def _logit_bonus(model, tokenizer, sae, word: str) -> torch.Tensor:
     return ((z - 1.0) / 1.5).clamp(0, 1)
 
 
-def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = True, labels=None) -> list[SearchHit]:
+def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = True, labels=None,
+                steer: bool = False) -> list[SearchHit]:
     """Features selective for ``word``: AUROC of the word in neutral frames against the background and,
     with ``generate``, of texts the model writes about it against the background and its texts about
     :data:`NEUTRAL_TOPIC` (so features of its writing style cancel out), plus :data:`GAP_WEIGHT` x the gap
     between the means (relative to the feature's largest value here) and 0.1 x a logit bonus for features
-    that promote the word. ``hit.extra`` has ``auroc_word``, ``auroc_about`` and ``mean_in``/``mean_out``."""
+    that promote the word. ``hit.extra`` has ``auroc_word``, ``auroc_about`` and ``mean_in``/``mean_out``.
+
+    ``steer``: the best-reading candidates (at least :data:`.steerable.STEER_CANDIDATES`) are also tried on
+    the sliders and those that steer toward the word come first (:func:`.steerable.rank_by_steering`)."""
     frames, about = concept_texts(model, tokenizer, word, len(ABOUT_PROMPTS) if generate else 0)
     _, neg = _background(model, tokenizer, sae, exclude=word)
     pos_w = _maxima(model, tokenizer, sae, frames)
@@ -195,8 +201,25 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
     # at a perfect AUROC, and the ones that fire strongly on every text about the word are the concept's own
     # (measured on the 27-concept suite: top-5 hits 15 of 27 at 0.05, 19 from 0.15, 20 from 0.4 to 1.0)
     score = a + GAP_WEIGHT * _gap(pos, neg) + 0.1 * bonus
-    return _hits(score, a, bonus, {"auroc_word": a_word, "auroc_about": a_about, "mean_in": pos.mean(0),
-                                   "mean_out": neg.mean(0)}, k, labels)
+    extra = {"auroc_word": a_word, "auroc_about": a_about, "mean_in": pos.mean(0), "mean_out": neg.mean(0)}
+    if not steer:
+        return _hits(score, a, bonus, extra, k, labels)
+    from .steerable import STEER_CANDIDATES, concept_words, embedding_neighbours, rank_by_steering
+
+    hits = _hits(score, a, bonus, extra, max(k, STEER_CANDIDATES), labels)
+    stems = concept_words(word, embedding_neighbours(model, tokenizer, word))
+    scales = {h.feature: steering_scale(model, tokenizer, sae, h.feature) for h in hits}
+    return rank_by_steering(model, tokenizer, sae, hits, stems, scales)[:k]
+
+
+def steering_scale(model, tokenizer, sae, feature: int | None = None) -> float:
+    """A typical size for a steering coefficient: the feature's usual maximum activation, but at least a
+    tenth of a typical activation's norm at the hook point; ``feature=None`` gives that tenth alone (the
+    scale for concept directions)."""
+    floor = 0.1 * typical_norm(model, tokenizer, sae)
+    if feature is None:
+        return floor
+    return max(max_activation(model, tokenizer, sae, feature), floor)
 
 
 def _token_means(model, tokenizer, hook_point: str, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
