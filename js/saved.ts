@@ -89,7 +89,7 @@ export class StaticModel implements WidgetModel {
     const reply = (m: Record<string, unknown>) => this.later(() => this.emit("msg:custom", m, []));
     switch (msg.type) {
       case "column":
-        reply({ type: "column", feature: msg.feature, side: msg.side, error: `exact values ${NEEDS_KERNEL}` });
+        reply({ type: "column", feature: msg.feature, side: msg.side, epoch: msg.epoch, error: `exact values ${NEEDS_KERNEL}` });
         break;
       case "set_label":
         reply({ type: "label_error", feature: msg.feature, error: `saving labels ${NEEDS_KERNEL}` });

@@ -13,8 +13,10 @@
  *
  * A feature outside `column_ids` gets an approximate column from the top-k data at once
  * (its value where it is in a token's top k, 0 elsewhere) and the exact one is requested
- * from the kernel: `{type: "column", feature}` -> `{type: "column", feature, n_tokens}` +
- * one float32 buffer (or `{type: "column", feature, error}`).
+ * from the kernel: `{type: "column", feature, epoch}` -> `{type: "column", feature, epoch, n_tokens}` +
+ * one float32 buffer (or `{type: "column", feature, epoch, error}`). `epoch` counts the data changes this
+ * store has seen: a reply about the text before the latest change (the kernel can answer from the old
+ * activations while a worker is swapping in new ones) is dropped, not shown against the new tokens.
  */
 import { toFloat32, toInt32 } from "./binary";
 import { getBool, getIntList, getNumber, getStringList, getStringMap, onChange, onMessage } from "./traits";
@@ -99,10 +101,21 @@ export class Store {
   private failed = new Map<number, string>();
   private listeners = new Set<Listener>();
   private unsub: Array<() => void> = [];
+  /** how many times the data changed: sent with each request, echoed by the kernel */
+  private epoch = 0;
+  /** the data traits' values the current epoch is about */
+  private seen: unknown[];
 
   constructor(private model: WidgetModel) {
+    this.seen = DATA_TRAITS.map((t) => model.get(t));
     this.unsub.push(
       onChange(model, DATA_TRAITS, () => {
+        // one update of several traits fires one event each, all after every value is set: only the first
+        // is news (a view may read the new data and ask for columns in between)
+        const now = DATA_TRAITS.map((t) => this.model.get(t));
+        if (now.every((v, i) => v === this.seen[i])) return;
+        this.seen = now;
+        this.epoch += 1;
         this.cache = null;
         this.error = null;
         this.extra.clear();
@@ -151,7 +164,7 @@ export class Store {
   request(feature: number): void {
     if (this.pending.has(feature) || this.failed.has(feature) || this.extra.has(feature)) return;
     this.pending.add(feature);
-    this.model.send({ type: "column", feature });
+    this.model.send({ type: "column", feature, epoch: this.epoch });
   }
 
   /** Called with a feature id whenever its exact column arrives (or fails). */
@@ -162,6 +175,7 @@ export class Store {
 
   private onMessage(msg: Record<string, unknown>, buffers: unknown[]): void {
     if (msg.type !== "column" || typeof msg.feature !== "number") return;
+    if (typeof msg.epoch === "number" && msg.epoch !== this.epoch) return; // about the data before the latest change
     const feature = msg.feature;
     this.pending.delete(feature);
     if (typeof msg.error === "string") {

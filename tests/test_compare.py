@@ -74,6 +74,8 @@ def test_the_widget_answers_column_requests_per_side(scope):
     w._dispatch_msg(w, {"type": "column", "feature": 3, "side": "b"}, [])
     content, buffers = sent[-1]
     assert content == {"type": "column", "feature": 3, "side": "b", "n_tokens": len(B) + 1}
+    w._dispatch_msg(w, {"type": "column", "feature": 3, "side": "a", "epoch": 2}, [])
+    assert sent[-1][0] == {"type": "column", "feature": 3, "side": "a", "epoch": 2, "n_tokens": len(A) + 1}
     np.testing.assert_allclose(np.frombuffer(buffers[0], "<f4"), w.activations("b").feature(3))
     w._dispatch_msg(w, {"type": "column", "feature": 3, "side": "c"}, [])
     assert "side must be 'a' or 'b'" in sent[-1][0]["error"]

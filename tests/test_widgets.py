@@ -200,6 +200,13 @@ def test_column_request_answers_with_float32(monkeypatch):
     assert out[-1][0]["type"] == "column" and "unknown feature" in out[-1][0]["error"]
     browser_msg(w, {"type": "column", "feature": "1; drop"})
     assert "error" in out[-1][0]
+    # the browser's epoch (how many data changes it has seen) comes back, so it can drop a stale reply
+    browser_msg(w, {"type": "column", "feature": 11, "epoch": 3})
+    assert out[-1][0] == {"type": "column", "feature": 11, "epoch": 3, "n_tokens": 6}
+    browser_msg(w, {"type": "column", "feature": 100000, "epoch": 4})
+    assert out[-1][0]["epoch"] == 4 and "error" in out[-1][0]
+    browser_msg(w, {"type": "column", "feature": 11, "epoch": "3; drop"})  # not an integer: not echoed
+    assert "epoch" not in out[-1][0]
 
 
 def test_unknown_and_malformed_messages_are_ignored(monkeypatch):

@@ -132,7 +132,7 @@ describe("TokenHeatmap", () => {
     state.columns = new DataView(new Float32Array([0, 0, 4, 8, 0, 0, 2]).buffer);
     const { model, el, tok } = mount(state);
     model.kernelSet({ feature: 20 });
-    expect(model.sentOfType("column")).toEqual([{ type: "column", feature: 20 }]);
+    expect(model.sentOfType("column")).toEqual([{ type: "column", feature: 20, epoch: 0 }]);
     expect(tok(6).getAttribute("data-h")).toBe("20");
     expect(tok(3).getAttribute("data-h")).toBe("0");
     expect(el.textContent).toContain("exact loading");
@@ -144,6 +144,27 @@ describe("TokenHeatmap", () => {
     model.kernelSet({ feature: 10 });
     model.kernelSet({ feature: 20 });
     expect(model.sentOfType("column").length).toBe(1);
+  });
+
+  it("drops a column reply about the text before the latest change, and asks again", () => {
+    const state = eiffelState({ column_ids: [], columns: new DataView(new ArrayBuffer(0)) });
+    const { model, tok } = mount(state);
+    model.kernelSet({ feature: 20 });
+    expect(model.sentOfType("column")).toEqual([{ type: "column", feature: 20, epoch: 0 }]);
+    expect(tok(3).getAttribute("data-h")).toBe("0");
+    // the kernel swaps in a new text of the same length (its worker), then answers the old request from the old one
+    const next = eiffelState({ column_ids: [], columns: new DataView(new ArrayBuffer(0)) });
+    next.tokens = ["<bos>", "The", " Louvre", " Museum", " is", " in", " Paris"];
+    model.kernelSet(next);
+    expect(model.sentOfType("column")).toEqual([
+      { type: "column", feature: 20, epoch: 0 },
+      { type: "column", feature: 20, epoch: 1 },
+    ]);
+    model.kernelSend({ type: "column", feature: 20, epoch: 0, n_tokens: 7 }, [new DataView(new Float32Array([0, 9, 9, 9, 9, 9, 9]).buffer)]);
+    expect(tok(1).getAttribute("data-h")).toBe("0"); // the stale values are not shown
+    model.kernelSend({ type: "column", feature: 20, epoch: 1, n_tokens: 7 }, [new DataView(new Float32Array([0, 0, 0, 3, 0, 0.5, 6]).buffer)]);
+    expect(tok(3).getAttribute("data-h")).not.toBe("0"); // the fresh column's small value at token 3 (not in the top-k)
+    expect(tok(1).getAttribute("data-h")).toBe("0");
   });
 
   it("reports a failed column request and keeps the top-k colours", () => {

@@ -12,7 +12,7 @@ from ..features.compare import BY
 from ..runtime import check_k, check_text
 from ._base import ScopeWidget
 from ._traits import optional_feature, optional_position
-from .wire import gather_labels, listed_features, send_column, top_k_buffers, tooltip_feature_ids
+from .wire import echoed, gather_labels, listed_features, send_column, top_k_buffers, tooltip_feature_ids
 
 SIDES = ("a", "b")
 
@@ -122,7 +122,7 @@ class Compare(ScopeWidget):
             self.send({"type": "column", "feature": content.get("feature"), "side": side,
                        "error": f"side must be 'a' or 'b', got {side!r}"})
             return
-        send_column(self, self._acts[side], content.get("feature"), side=side)
+        send_column(self, self._acts[side], content.get("feature"), side=side, **echoed(content))
 
     def __repr__(self) -> str:
         return f"Compare({self.text_a[:30]!r} vs {self.text_b[:30]!r}, by={self.by!r}, {len(self.diff_ids)} features differ)"

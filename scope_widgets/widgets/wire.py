@@ -84,9 +84,17 @@ def column_bytes(acts: Any, feature: int) -> bytes:
     return np.ascontiguousarray(acts.feature(int(feature)), dtype="<f4").tobytes()
 
 
+def echoed(content: dict) -> dict:
+    """What a column reply echoes of the request: the browser's ``epoch`` (how many data changes it has seen,
+    so it can drop a reply about the text before its latest change), when it is an integer."""
+    epoch = content.get("epoch")
+    return {"epoch": epoch} if isinstance(epoch, int) and not isinstance(epoch, bool) else {}
+
+
 def send_column(widget: Any, acts: Any, feature: Any, **extra: Any) -> None:
     """Answer the browser's ``{"type": "column", "feature": id}``: the exact column as one float32 buffer, or
-    ``{"error": ...}`` for a bad id (``extra``, e.g. Compare's ``side``, is echoed in the reply)."""
+    ``{"error": ...}`` for a bad id (``extra``, e.g. Compare's ``side`` and the request's ``epoch``, is echoed
+    in the reply)."""
     try:
         if isinstance(feature, str):
             raise ValueError(f"feature ids are integers; got {feature!r}")
@@ -167,4 +175,4 @@ class ActivationTraits(traitlets.HasTraits):
         return self._acts
 
     def _msg_column(self, content: dict, _buffers: list) -> None:
-        send_column(self, self._acts, content.get("feature"))
+        send_column(self, self._acts, content.get("feature"), **echoed(content))
