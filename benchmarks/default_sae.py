@@ -15,8 +15,9 @@ Measured (BOS excluded everywhere):
    against 48 neutral sentences and the other concepts' sentences; a feature's score on a sentence is its
    max over the sentence's tokens): the best single feature's AUROC per concept, and whether
    ``scope.search(word)``'s top 5 holds a feature with AUROC >= 0.90.
-3. **Steering**: for each concept, the top feature of ``scope.search(word, steer=True)`` (search's best readers,
-   tried on the sliders with other prompts than these, see ``analysis/steerable.py``) is added (method ``add``) at
+3. **Steering**: for each concept, the top feature of ``scope.search(word)`` and that of
+   ``scope.search(word, steer=True)`` (search's best readers tried on the sliders, with other prompts than
+   these, see ``analysis/steerable.py``) are each added (method ``add``) at
    coefficients the steering panel's slider offers by default (0.1 to 0.5 of its bound), and, for
    comparison, the difference-of-means direction of the same texts, at the same layer and the same
    coefficients; greedy, 25 new tokens, after each of 3 neutral prompts. Success for a concept: at one
