@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import torch
 
 from ..engine import hooks
-from ..engine.tokens import encode, pad_batch, pad_id
+from ..engine.tokens import encode, left_padded, pad_batch, pad_id
 from ..engine.unembed import logit_stats, norm_gain, unembedding
 from ..features import text_maxima
 from ..runtime import in_batches
@@ -131,16 +131,10 @@ def concept_texts(model, tokenizer, word: str, n_about: int = len(ABOUT_PROMPTS)
     if n_about <= 0:
         return frames, []
     prompts = [p.format(q=word) for p in ABOUT_PROMPTS[:n_about]]
-    device = next(model.parameters()).device
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        enc = tokenizer(prompts, return_tensors="pt", padding=True).to(device)
-        with torch.no_grad():
-            out = model.generate(**enc, do_sample=False, max_new_tokens=new_tokens, repetition_penalty=1.2,
-                                 pad_token_id=pad_id(tokenizer))
-    finally:
-        tokenizer.padding_side = side
+    enc = left_padded(tokenizer, prompts, next(model.parameters()).device)
+    with torch.no_grad():
+        out = model.generate(**enc, do_sample=False, max_new_tokens=new_tokens, repetition_penalty=1.2,
+                             pad_token_id=pad_id(tokenizer))
     about = [tokenizer.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True).strip() for row in out]
     return frames, [t for t in about if len(t) > 10]
 

@@ -94,30 +94,22 @@ def rank_by_steering(model, tokenizer, sae, hits: Sequence[SearchHit], stems: tu
     "dog" comes before one that writes "cat" when the query is "dog". One batched generation for all."""
     if not hits:
         return []
-    prompts, vectors, rows = [], [], []
-    for h in hits:
-        unit = sae.W_dec[h.feature].detach().float().cpu()
-        for s in TRIAL_SCALES:
-            c = s * scales[h.feature]
-            for p in TRIAL_PROMPTS:
-                prompts.append(p)
-                vectors.append(c * unit)
-                rows.append((h.feature, c))
-    texts = steered_continuations(model, tokenizer, sae.hook_point_out, prompts, torch.stack(vectors), new_tokens=new_tokens)
+    rows = [(h.feature, s * scales[h.feature]) for h in hits for s in TRIAL_SCALES]  # (feature, coefficient)
+    prompts = [p for _ in rows for p in TRIAL_PROMPTS]
+    vectors = torch.stack([c * sae.W_dec[f].detach().float().cpu() for f, c in rows for _ in TRIAL_PROMPTS])
+    texts = steered_continuations(model, tokenizer, sae.hook_point_out, prompts, vectors, new_tokens=new_tokens)
     nll = continuation_nll(model, tokenizer, prompts, texts)
     own, related = stems
-    tally: dict[tuple[int, float], list[int]] = {}  # (feature, coefficient) -> [related, own] counts
-    for (f, c), t, n in zip(rows, texts, nll):
-        counts = tally.setdefault((f, c), [0, 0])
-        if is_fluent(t, n):
-            counts[0] += mentions(t, related)
-            counts[1] += mentions(t, own)
+    per_row, per_hit = len(TRIAL_PROMPTS), len(TRIAL_SCALES)
+    counts = []  # per row: (openings with a related word, with the query's own), fluent ones only
+    for r in range(len(rows)):
+        span = slice(r * per_row, (r + 1) * per_row)
+        good = [t for t, n in zip(texts[span], nll[span]) if is_fluent(t, n)]
+        counts.append((sum(mentions(t, related) for t in good), sum(mentions(t, own) for t in good)))
     ranked = []
     for order, h in enumerate(hits):
-        at = [(sum(tally[(h.feature, s * scales[h.feature])]), tally[(h.feature, s * scales[h.feature])][0],
-               s * scales[h.feature]) for s in TRIAL_SCALES]
-        value = max(v for v, _, _ in at)
-        best = [(n, c) for v, n, c in at if v == value]
-        steers = best[0][0] / len(TRIAL_PROMPTS)
-        ranked.append((-value, order, replace(h, steers=steers, steer_coefficient=best[0][1] if value else None)))
+        tried = [(sum(counts[r]), counts[r][0], rows[r][1]) for r in range(order * per_hit, (order + 1) * per_hit)]
+        value, n_related, coefficient = max(tried, key=lambda t: t[0])  # the first (smallest) coefficient of the best
+        ranked.append((-value, order, replace(h, steers=n_related / len(TRIAL_PROMPTS),
+                                              steer_coefficient=coefficient if value else None)))
     return [h for *_, h in sorted(ranked, key=lambda r: r[:2])]

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from ..engine.tokens import left_padded
 from ..runtime import cache_dir
 from .documents import MAX_DOC_CHARS, Document, cap, clean
 
@@ -62,12 +63,10 @@ def generate_model_text(
     todo = [b for b in batches if any(key not in done for key, _ in b)]
     if todo:
         device = next(model.parameters()).device
-        pad_side = tokenizer.padding_side
-        tokenizer.padding_side = "left"
         bar = tqdm(total=sum(len(b) for b in todo), desc="generating corpus text", disable=not progress, mininterval=10)
         try:
             for chunk in todo:
-                enc = tokenizer([p for _, p in chunk], return_tensors="pt", padding=True).to(device)
+                enc = left_padded(tokenizer, [p for _, p in chunk], device)
                 torch.manual_seed(seed * 1_000_003 + int(hashlib.sha256(chunk[0][0].encode()).hexdigest()[:8], 16))
                 with torch.no_grad():
                     out = model.generate(
@@ -87,7 +86,6 @@ def generate_model_text(
                 bar.update(len(chunk))
         finally:
             bar.close()
-            tokenizer.padding_side = pad_side
     return _documents([(key, done[key]) for key, _ in jobs])
 
 

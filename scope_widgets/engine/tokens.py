@@ -1,7 +1,9 @@
-"""Tokens: text to ids (with BOS, cut to a limit), batches of ids padded on the right, ids back to strings.
+"""Tokens: text to ids (with BOS, cut to a limit), batches of ids padded on the right, ids back to strings,
+and prompts padded on the left for batched generation.
 
 Right padding keeps every real token at its own position, so a padded batch gives each text exactly the
-activations it gets alone (the attention mask hides the padding).
+activations it gets alone (the attention mask hides the padding). Generation appends to the end of every
+row, so its prompts are padded on the left instead.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["pad_id", "encode", "pad_batch", "token_strings"]
+__all__ = ["pad_id", "encode", "pad_batch", "left_padded", "token_strings"]
 
 
 def pad_id(tokenizer) -> int:
@@ -51,6 +53,19 @@ def pad_batch(rows: Sequence[Sequence[int]], pad: int = 0) -> tuple[torch.Tensor
         ids[i, : len(r)] = torch.as_tensor(list(r), dtype=torch.long)
         mask[i, : len(r)] = 1
     return ids, mask
+
+
+def left_padded(tokenizer, prompts: Sequence[str], device=None):
+    """The prompts tokenised (with BOS) as one batch padded on the left, for ``model.generate``: a
+    ``BatchEncoding`` with ``input_ids`` and ``attention_mask``, on ``device``. The tokenizer's own padding
+    side is left as it was."""
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        enc = tokenizer(list(prompts), return_tensors="pt", padding=True)
+    finally:
+        tokenizer.padding_side = side
+    return enc.to(device) if device is not None else enc
 
 
 def token_strings(tokenizer, ids: Sequence[int]) -> list[str]:

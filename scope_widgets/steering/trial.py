@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from ..engine.hooks import edit_activations
-from ..engine.tokens import pad_id
+from ..engine.tokens import left_padded, pad_batch, pad_id
 
 __all__ = ["FLUENT_NLL", "MAX_REPEAT", "MIN_WORDS", "steered_continuations", "continuation_nll", "repeat_fraction", "is_fluent"]
 
@@ -34,12 +34,7 @@ def steered_continuations(model, tokenizer, hook_point: str, prompts: Sequence[s
     if len(prompts) != vectors.shape[0]:
         raise ValueError(f"{len(prompts)} prompts but {vectors.shape[0]} vectors: give one vector per prompt")
     device = next(model.parameters()).device
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        enc = tokenizer(list(prompts), return_tensors="pt", padding=True).to(device)
-    finally:
-        tokenizer.padding_side = side
+    enc = left_padded(tokenizer, prompts, device)
     mask = enc["attention_mask"].bool()
     first = mask.float().argmax(1)  # the BOS position of each row (left padding)
     width = mask.shape[1]
@@ -77,12 +72,7 @@ def continuation_nll(model, tokenizer, prompts: Sequence[str], texts: Sequence[s
     todo = [i for i, (_, n) in enumerate(spans) if n]
     if not todo:
         return out
-    width = max(len(rows[i]) for i in todo)
-    ids = torch.full((len(todo), width), pad_id(tokenizer), dtype=torch.long)
-    attn = torch.zeros_like(ids)
-    for j, i in enumerate(todo):  # right padding: each row's positions are its own
-        ids[j, : len(rows[i])] = torch.tensor(rows[i])
-        attn[j, : len(rows[i])] = 1
+    ids, attn = pad_batch([rows[i] for i in todo], pad_id(tokenizer))  # right padding: each row's positions are its own
     with torch.no_grad():
         logits = model(input_ids=ids.to(device), attention_mask=attn.to(device)).logits.float()
     for j, i in enumerate(todo):
