@@ -8,7 +8,8 @@
  *     label, label_source, density, max_activation, can_label,
  *     histogram: {edges: number[], counts: number[]} | null,
  *     examples: [{tokens: string[], offset, length, max_pos}],   values in dashboard_values
- *     logits_promoted: [token, value][], logits_suppressed: [token, value][]
+ *     logits_promoted: [token, value][], logits_suppressed: [token, value][],
+ *     frequent_tokens: [token, texts, share][]   the tokens it usually fires on (optional)
  *   }
  *   dashboard_values: bytes        float32, the examples' activations back to back
  * Messages: browser -> kernel `{type: "set_label", feature, label}`;
@@ -49,6 +50,7 @@ export interface DashboardData {
   examples: Example[];
   logits_promoted: Array<[string, number]>;
   logits_suppressed: Array<[string, number]>;
+  frequent_tokens: Array<[string, number, number]>;
 }
 
 function num(x: unknown): number | null {
@@ -60,6 +62,15 @@ function pairs(x: unknown): Array<[string, number]> {
   const out: Array<[string, number]> = [];
   for (const p of x) {
     if (Array.isArray(p) && p.length >= 2 && typeof p[1] === "number") out.push([String(p[0]), p[1]]);
+  }
+  return out;
+}
+
+function triples(x: unknown): Array<[string, number, number]> {
+  if (!Array.isArray(x)) return [];
+  const out: Array<[string, number, number]> = [];
+  for (const p of x) {
+    if (Array.isArray(p) && p.length >= 3 && num(p[1]) !== null && num(p[2]) !== null) out.push([String(p[0]), p[1], p[2]]);
   }
   return out;
 }
@@ -91,6 +102,7 @@ export function parseDashboard(raw: unknown): DashboardData {
     examples,
     logits_promoted: pairs(o.logits_promoted),
     logits_suppressed: pairs(o.logits_suppressed),
+    frequent_tokens: triples(o.frequent_tokens),
   };
 }
 
@@ -192,6 +204,28 @@ function logitList(items: Array<[string, number]>, cls: string, heading: string)
   );
 }
 
+/**
+ * "Usually fires on": the tokens a feature fires on across the corpus, not only at its strongest; each
+ * with the share of the texts containing the token in which it fired on it.
+ */
+export function frequentList(items: Array<[string, number, number]>): HTMLElement {
+  return h(
+    "div",
+    { class: "sw-frequent" },
+    ...items.map(([tok, n, share]) =>
+      h(
+        "span",
+        {
+          class: "sw-freq",
+          attrs: { title: `fired on ${JSON.stringify(tok)} in ${n} text${n === 1 ? "" : "s"}: ${Math.round(share * 100)}% of the texts that contain it` },
+        },
+        h("span", { class: "sw-freq-tok", text: tokenLabel(tok) }),
+        h("span", { class: "sw-dim", text: ` ${Math.round(share * 100)}%` }),
+      ),
+    ),
+  );
+}
+
 export function createDashboard(model: WidgetModel, opts: DashboardOptions = {}): View {
   const featureTrait = opts.featureTrait ?? "feature";
   const win = opts.window ?? 24;
@@ -290,6 +324,9 @@ export function createDashboard(model: WidgetModel, opts: DashboardOptions = {})
     const sections: HTMLElement[] = [];
     if (dash.histogram) {
       sections.push(h("div", { class: "sw-section" }, h("h4", { text: "Activation histogram" }), histogramSvg(dash.histogram)));
+    }
+    if (dash.frequent_tokens.length) {
+      sections.push(h("div", { class: "sw-section" }, h("h4", { text: "Usually fires on" }), frequentList(dash.frequent_tokens)));
     }
     if (dash.examples.length) {
       sections.push(

@@ -140,6 +140,8 @@ export const CSS = `
 .sw-example .sw-tok { cursor: default; }
 .sw-example .sw-tok.sw-max { box-shadow: 0 0 0 1px var(--sw-fg); }
 .sw-logits { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; }
+.sw-frequent { display: flex; flex-wrap: wrap; gap: 4px 12px; max-width: 640px; }
+.sw-freq-tok { font-family: var(--sw-mono); background: var(--sw-bg2); border-radius: 2px; padding: 0 3px; white-space: pre; }
 .sw-logit { display: grid; grid-template-columns: minmax(0, 1fr) 3.5em 60px; gap: 4px; align-items: center; font-family: var(--sw-mono); }
 .sw-logit span:first-child { overflow: hidden; text-overflow: ellipsis; white-space: pre; }
 .sw-logit .sw-lbar { height: 8px; border-radius: 2px; }

@@ -94,5 +94,21 @@ describe("FeatureDashboard", () => {
     expect(d.logits_promoted).toEqual([["b", 1]]);
     expect(densityText(0)).toBe("never active");
     expect(densityText(0.5)).toBe("50.0% of tokens (1 in 2)");
+    const f = parseDashboard({ feature: 3, frequent_tokens: [[" it", 12, 0.5], ["x", "n", 0.1], ["y", 2], null] });
+    expect(f.frequent_tokens).toEqual([[" it", 12, 0.5]]);
+    expect(parseDashboard({ feature: 3 }).frequent_tokens).toEqual([]);
+  });
+
+  it("lists the tokens the feature usually fires on, above its top examples", () => {
+    const { el } = mount({ dashboard: { ...dash, frequent_tokens: [[" Paris", 40, 0.92], ["\n", 3, 0.05]] } });
+    const heads = [...el.querySelectorAll("h4")].map((x) => x.textContent);
+    expect(heads.indexOf("Usually fires on")).toBeGreaterThanOrEqual(0);
+    expect(heads.indexOf("Usually fires on")).toBeLessThan(heads.indexOf("Top activating examples"));
+    const items = [...el.querySelectorAll(".sw-freq")];
+    expect(items.map((x) => x.textContent)).toEqual(["·Paris 92%", "↵ 5%"]); // a leading space shows as ·
+    expect(items[0].getAttribute("title")).toBe('fired on " Paris" in 40 texts: 92% of the texts that contain it');
+    // no profile (older dashboards, Gemma Scope examples): no section
+    const { el: plain } = mount({});
+    expect(plain.textContent).not.toContain("Usually fires on");
   });
 });

@@ -11,7 +11,8 @@ import numpy as np
 
 from .lexicon import STOPWORDS, simple_lemma
 
-__all__ = ["TokenStrings", "show_token", "LABEL_LOGIT_Z", "strong_logits", "auto_label"]
+__all__ = ["TokenStrings", "show_token", "LABEL_LOGIT_Z", "strong_logits", "auto_label", "DENSE_LABEL",
+           "profile_label", "usual_label"]
 
 
 class TokenStrings:
@@ -159,3 +160,56 @@ def auto_label(examples: Sequence[tuple[str, str | None, float]], promoted: Sequ
     if promo:
         label = f"{label} → {', '.join(promo)}" if label else f"→ {', '.join(promo)}"
     return label[:70] or None
+
+
+#: From this density on, a feature's top examples (its strongest 20 of thousands of firings) are outliers:
+#: its label names the tokens it usually fires on (its token profile) unless the two agree.
+DENSE_LABEL = 0.01
+
+
+def profile_label(rows: Sequence[tuple[str, int, float]], max_parts: int = 3, lex=None) -> str | None:
+    """A label from a feature's token profile, ``[(token, texts, P(fires | token))]`` in the profile's
+    order (see ``token_profile``): its first tokens (inflections and capitalisation merged), prefixed by
+    what they share when the lexicon knows. None for an empty profile."""
+    order: list[str] = []
+    weight: Counter = Counter()
+    surface: dict[str, Counter] = {}
+    for token, count, p in rows:
+        w = show_token(token)
+        if not w:
+            continue
+        key = _key(w, lex)
+        if key not in surface:
+            order.append(key)
+        weight[key] += count * p
+        surface.setdefault(key, Counter())[w] += count
+    if not order:
+        return None
+    keys = order[:max_parts]
+    head = ""
+    if lex is not None:
+        alpha = {k: weight[k] for k in order if k.isalpha() and len(k) > 2}
+        hyper = lex.shared_hypernym(alpha) if alpha else None
+        head = f"{hyper}: " if hyper else ""
+    return (head + " / ".join(surface[k].most_common(1)[0][0] for k in keys))[:70]
+
+
+def usual_label(example_label: str | None, rows: Sequence[tuple[str, int, float]], density: float, lex=None) -> str | None:
+    """The label to show: the one from the top examples, unless the feature is dense (``DENSE_LABEL``),
+    the examples share no meaning (no WordNet hypernym in front) and their first word is not among the
+    six tokens it usually fires on (its profile): then the profile's label, which describes what a user
+    will see it fire on."""
+    if density < DENSE_LABEL or not rows:
+        return example_label
+    usual = profile_label(rows, lex=lex)
+    if not usual:
+        return example_label
+    if example_label:
+        head, _, rest = example_label.partition(": ")
+        if rest and re.fullmatch(r"[A-Za-z][A-Za-z' -]*", head):
+            return example_label  # the examples share a meaning (a WordNet hypernym): that names it
+        first = example_label.split(": ", 1)[-1].split(" / ")[0].split(" (")[0].split(" →")[0].strip(" …")
+        top = {_key(w, lex) for t, _, _ in rows[:6] if (w := show_token(t))}
+        if first and _key(first, lex) in top:
+            return example_label
+    return usual

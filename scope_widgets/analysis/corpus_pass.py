@@ -2,7 +2,8 @@
 
 For every feature of an SAE: the **top examples** (one per text: the text's maximum, with the feature's
 activation on ``context`` tokens either side), an **activation histogram** (fixed log-spaced bins), its
-**density** and max / mean activation; and from the weights its **logit effects**. A checkpoint file
+**density** and max / mean activation, its **token profile** (the tokens it usually fires on,
+``token_profile``); and from the weights its **logit effects**. A checkpoint file
 makes long runs resumable.
 
     dash = compute_dashboards(model, tokenizer, sae, texts)      # -> Dashboards
@@ -20,11 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..engine.tokens import pad_batch
 from ..engine.unembed import logit_effects, unembedding
 from ..runtime import progress_bar
 from .activation_cache import ActivationCache, context_length, corpus_batches, texts_hash
 from .dashboards_file import Dashboards
 from .stats import ENCODE_ELEMENTS, RunningStats, sae_fingerprint
+from .token_profile import PROFILE_SIZE
 
 __all__ = ["compute_dashboards"]
 
@@ -73,7 +76,7 @@ def compute_dashboards(
     doc_tokens: list[np.ndarray] = []
     done = 0
     hasher = hashlib.sha256()
-    config = {"fingerprint": fingerprint, "n_examples": n_examples, "context": context,
+    config = {"fingerprint": fingerprint, "n_examples": n_examples, "context": context, "profile": PROFILE_SIZE,
               "batch_size": batch_size, "max_tokens": max_tokens, "n_texts": len(texts)}
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
@@ -88,11 +91,12 @@ def compute_dashboards(
             width = valid.shape[1]
             run.n_tokens += int(valid.sum())
             docs = torch.arange(done, done + len(encoded), device=sae.device)
+            token_ids = pad_batch(encoded)[0][:, :width].to(sae.device)
             step = max(1, ENCODE_ELEMENTS // (width * sae.d_sae))
             for r0 in range(0, len(encoded), step):
                 xs = x[r0 : r0 + step].to(device=sae.device)
                 f = sae.encode(xs).float() * valid[r0 : r0 + step, :, None]  # [rows, seq, d_sae]
-                run.update(f, docs[r0 : r0 + step])
+                run.update(f, docs[r0 : r0 + step], token_ids[r0 : r0 + step])
                 del f
             doc_tokens.extend(np.asarray(ids, dtype=np.int64) for ids in encoded)
             texts_hash(texts[done : done + len(encoded)], hasher)

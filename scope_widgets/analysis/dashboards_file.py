@@ -19,10 +19,11 @@ import torch
 
 from ..engine.tokens import token_strings
 from ..runtime import atomic_write_json, check_feature
-from .auto_labels import TokenStrings, auto_label, show_token, strong_logits
+from .auto_labels import TokenStrings, auto_label, show_token, strong_logits, usual_label
 from .lexicon import lexicon
 from .records import FeatureDashboardData
 from .stats import HIST_EDGES
+from .token_profile import profile_rows, text_counts, top_tokens
 
 __all__ = ["Dashboards", "FORMAT_VERSION", "ARRAYS_FILE", "META_FILE", "LABELS_FILE", "histogram_dict"]
 
@@ -79,6 +80,8 @@ class Dashboards:
             "max_activation": run.max.cpu().numpy().astype(np.float32),
         }
         arrays.update(_sparse_hist(hist))
+        totals = text_counts(arrays["tokens"], arrays["doc_offsets"], bos_id)
+        arrays["profile_ids"], arrays["profile_counts"] = top_tokens(run.profile, totals, d)
         if effects is not None:
             arrays.update({
                 "logit_top_ids": effects["top_ids"].numpy().astype(np.int32),
@@ -165,6 +168,22 @@ class Dashboards:
     def _check(self, i) -> int:
         return check_feature(i, self.d_sae)
 
+    def text_counts(self) -> np.ndarray:
+        """In how many corpus texts each token id occurs (BOS excluded), cached."""
+        if getattr(self, "_text_counts", None) is None:
+            self._text_counts = text_counts(self.arrays["tokens"], self.arrays["doc_offsets"], self.meta.get("bos_id"))
+        return self._text_counts
+
+    def frequent_tokens(self, i: int, tokenizer=None) -> list[tuple[str, int, float]]:
+        """The tokens feature ``i`` usually fires on (its token profile, see ``token_profile``):
+        ``[(token, texts where it fired on it, P(fires | token) over texts)]``, highest ``n x P`` first;
+        [] for dashboards made before profiles existed."""
+        i = self._check(i)
+        if "profile_ids" not in self.arrays:
+            return []
+        strings = tokenizer if isinstance(tokenizer, TokenStrings) else TokenStrings(tokenizer or self.tokenizer)
+        return profile_rows(self.arrays["profile_ids"][i], self.arrays["profile_counts"][i], self.text_counts(), strings)
+
     def feature(self, i: int, tokenizer=None) -> FeatureDashboardData:
         """The dashboard of feature ``i`` (its automatic label, when there is one)."""
         i = self._check(i)
@@ -186,6 +205,7 @@ class Dashboards:
             top_examples=examples,
             logits_promoted=self._logits(i, "top", tok),
             logits_suppressed=self._logits(i, "bottom", tok),
+            frequent_tokens=[[t, c, round(p, 4)] for t, c, p in self.frequent_tokens(i, tok)],
             source=str(self.meta.get("source", "")),
             n_tokens=self.n_tokens,
         )
@@ -225,10 +245,11 @@ class Dashboards:
         strong = None
         if "logit_top_ids" in a and "logit_mean" in a:
             strong = strong_logits(a["logit_top_values"][:, :5], a["logit_mean"], a["logit_std"], self.meta.get("vocab_size"))
+        density = self.density
         for i in range(self.d_sae):
             examples = self.top_examples(i) if a["ex_value"][i, 0] > 0 else []
             promoted = [strings(t) for t, ok in zip(a["logit_top_ids"][i, :5].tolist(), strong[i]) if ok] if strong is not None else []
-            labels.append(auto_label(
+            labels.append(usual_label(auto_label(
                 [(strings(ex["token_ids"][ex["max_pos"]]),
                   strings(ex["token_ids"][ex["max_pos"] - 1]) if ex["max_pos"] > 0 else None, ex["value"])
                  for ex in examples],
@@ -237,7 +258,7 @@ class Dashboards:
                 lex=lex,
                 nexts=[strings(ex["token_ids"][ex["max_pos"] + 1]) if ex["max_pos"] + 1 < len(ex["token_ids"]) else None
                        for ex in examples],
-            ))
+            ), self.frequent_tokens(i, strings), float(density[i]), lex))
         self.auto_labels = labels
         return labels
 
@@ -267,7 +288,8 @@ class Dashboards:
             atomic_write_json(Path(directory).expanduser() / LABELS_FILE, {
                 "source": "auto",
                 "note": "made automatically from the top examples (their words, merged by lemma; a shared WordNet "
-                        "hypernym; the tokens around them) and the logit effects",
+                        "hypernym; the tokens around them) and the logit effects; for features active on 1% of "
+                        "tokens or more, from the tokens they usually fire on when the top examples disagree",
                 "labels": {str(i): s for i, s in enumerate(self.auto_labels) if s}}, indent=1)
 
     @classmethod

@@ -16,7 +16,9 @@ class FeatureDashboardData:
     activation of this feature on every shown token, ``max_pos`` the index of the max token in ``tokens``.
     ``histogram``: ``{"edges": [float], "counts": [int]}`` of the nonzero activations (``len(edges) ==
     len(counts) + 1``; log-spaced edges). ``density`` is the fraction of non-BOS corpus tokens where the
-    feature is active; ``mean_activation`` is the mean *when active*. ``label_source`` is ``"auto"``
+    feature is active; ``mean_activation`` is the mean *when active*. ``frequent_tokens``: the tokens it
+    usually fires on, ``[[token, texts where it fired on it, share of the texts with the token]]`` (its
+    token profile; the top examples show its rare strongest firings, this its common ones). ``label_source`` is ``"auto"``
     for a label made by :func:`auto_label`, ``"user"`` for the user's own, ``None`` without a label.
     """
 
@@ -30,6 +32,7 @@ class FeatureDashboardData:
     top_examples: list
     logits_promoted: list
     logits_suppressed: list
+    frequent_tokens: list = field(default_factory=list)  # [[token, texts, share]]: what it usually fires on
     source: str = ""  # where the statistics come from, in words
     n_tokens: int = 0  # corpus tokens the statistics are over (0 when unknown)
 

@@ -1,4 +1,5 @@
-"""Running per-feature statistics of a corpus pass: top examples with context, histograms, density.
+"""Running per-feature statistics of a corpus pass: top examples with context, histograms, density, and
+the (feature, token) counts of the token profile.
 
 All tensors live on one device and are updated with vectorised ``topk`` / ``index_add_``; nothing loops
 over features in Python and nothing keeps ``[n_tokens, d_sae]``.
@@ -10,6 +11,8 @@ import hashlib
 
 import numpy as np
 import torch
+
+from .token_profile import TokenCounter
 
 __all__ = ["HIST_EDGES", "ENCODE_ELEMENTS", "RunningStats", "sae_fingerprint"]
 
@@ -44,12 +47,14 @@ class RunningStats:
         self.total = torch.zeros(d_sae, dtype=torch.float64, device=device)
         self.max = torch.zeros(d_sae, device=device)
         self.hist = torch.zeros(d_sae * nb, dtype=torch.int64, device=device)
+        self.profile = TokenCounter(device)  # texts per (feature, token id): what it usually fires on
         self.n_tokens = 0
         self._inner = torch.as_tensor(HIST_EDGES[1:-1], dtype=torch.float32, device=device)
         self._offsets = torch.arange(-context, context + 1, device=device)
 
-    def update(self, f: torch.Tensor, docs: torch.Tensor) -> None:
-        """Fold in ``f [rows, seq, d_sae]`` (zero at padding and BOS) of the texts ``docs [rows]``."""
+    def update(self, f: torch.Tensor, docs: torch.Tensor, token_ids: torch.Tensor | None = None) -> None:
+        """Fold in ``f [rows, seq, d_sae]`` (zero at padding and BOS) of the texts ``docs [rows]`` whose
+        tokens are ``token_ids [rows, seq]`` (for the token profile; None: no profile)."""
         rows, seq, d = f.shape
         flat = f.reshape(-1, d)
         active = flat > 0
@@ -60,6 +65,8 @@ class RunningStats:
         if tok.numel():
             bins = torch.bucketize(flat[tok, feat], self._inner, right=True)  # [a, b) bins, like numpy
             self.hist.index_add_(0, feat * (len(HIST_EDGES) - 1) + bins, torch.ones_like(bins))
+            if token_ids is not None:
+                self.profile.add(feat, token_ids.reshape(-1).to(tok.device)[tok], docs.to(tok.device)[tok // seq])
         # top-N texts per feature, by the text's max
         row_max, row_arg = f.max(dim=1)  # [rows, d]
         k = min(self.n, rows)
@@ -86,9 +93,15 @@ class RunningStats:
         return {
             "ex_value": self.ex_value, "ex_doc": self.ex_doc, "ex_pos": self.ex_pos, "ex_ctx": self.ex_ctx,
             "count": self.count, "total": self.total, "max": self.max, "hist": self.hist,
+            **self.profile.state(),
         }
 
     def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        state = dict(state)
+        profile = {k: state.pop(k) for k in ("profile_keys", "profile_counts") if k in state}
+        if len(profile) != 2:
+            raise ValueError("the checkpoint has no token profile (made by an older scope_widgets): delete it")
+        self.profile.load_state(profile)
         for key, value in state.items():
             current = getattr(self, key)
             if tuple(value.shape) != tuple(current.shape):

@@ -2,7 +2,8 @@
 
 The dashboard object (``scope_widgets.analysis.FeatureDashboardData``) is read by attribute (a dict works too):
 ``feature, label, label_source, density, max_activation, histogram {"edges", "counts"},
-top_examples [{"tokens", "values", "max_pos"}], logits_promoted / logits_suppressed [(token, value)]``.
+top_examples [{"tokens", "values", "max_pos"}], logits_promoted / logits_suppressed [(token, value)],
+frequent_tokens [(token, texts, share)]`` (the tokens it usually fires on; optional).
 Example activations travel as one float32 buffer (``dashboard_values``); the JSON keeps each
 example's tokens with its ``offset`` and ``length`` into that buffer.
 """
@@ -23,6 +24,7 @@ log = logging.getLogger("scope_widgets.widgets")
 
 MAX_EXAMPLES = 20
 MAX_LOGITS = 12
+MAX_FREQUENT = 10
 UNAVAILABLE = (ImportError, NotImplementedError, AttributeError, FileNotFoundError)
 
 
@@ -50,6 +52,22 @@ def _pairs(items: Any) -> list[list]:
         v = _num(val)
         if v is not None:
             out.append([str(tok), v])
+    return out
+
+
+def _frequent(items: Any) -> list[list]:
+    """``[[token, texts, share]]`` with a count >= 1 and a share in [0, 1]; malformed rows dropped."""
+    out = []
+    for item in list(items or []):
+        try:
+            tok, n, share = item
+        except (TypeError, ValueError):
+            continue
+        n, share = _num(n), _num(share)
+        if n is not None and n >= 1 and share is not None and 0 <= share <= 1:
+            out.append([str(tok), int(n), share])
+        if len(out) == MAX_FREQUENT:
+            break
     return out
 
 
@@ -109,6 +127,7 @@ def dashboard_state(scope: Any, feature: int) -> tuple[dict, bytes]:
         "examples": examples,
         "logits_promoted": _pairs(_get(d, "logits_promoted", None)),
         "logits_suppressed": _pairs(_get(d, "logits_suppressed", None)),
+        "frequent_tokens": _frequent(_get(d, "frequent_tokens", None)),
     }
     values = np.concatenate(chunks).astype("<f4") if chunks else np.zeros(0, "<f4")
     return state, values.tobytes()
