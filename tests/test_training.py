@@ -163,3 +163,44 @@ def test_sparse_encoder_gradient_matches_the_dense_one():
     dense = torch.relu(x @ sae.w_enc + sae.b_enc)[rows, cols]
     dense.pow(2).sum().backward()
     assert torch.allclose(sparse_w, sae.w_enc.grad, atol=1e-5) and torch.allclose(sparse_b, sae.b_enc.grad, atol=1e-5)
+
+
+def _hierarchical(n: int, d: int = 24, parents: int = 6, children: int = 4, seed: int = 0) -> torch.Tensor:
+    """Tokens that each hold one parent concept plus one of its children (a child never comes alone)."""
+    g = torch.Generator().manual_seed(1234)  # the same concepts for every seed (and not the SAE's init)
+    parent = torch.nn.functional.normalize(torch.randn(parents, d, generator=g), dim=1)
+    child = torch.nn.functional.normalize(torch.randn(parents, children, d, generator=g), dim=2)
+    g = torch.Generator().manual_seed(seed)
+    p = torch.randint(parents, (n,), generator=g)
+    c = torch.randint(children, (n,), generator=g)
+    scale = 1 + torch.rand(n, 1, generator=g)
+    return scale * (2 * parent[p] + child[p, c])
+
+
+def test_matryoshka_prefixes_learn_the_general_concepts():
+    """With a Matryoshka prefix of 6 features, those 6 alone reconstruct the data much better than the
+    first 6 of a plain BatchTopK SAE (whose general directions are spread over all features)."""
+    x = _hierarchical(6000)
+    acts = T.Activations(x=x, n_windows=1)
+    mean, std = acts.stats()
+    held = (_hierarchical(1000, seed=1) - mean) / std
+
+    def prefix_fvu(prefixes):
+        cfg = tiny_cfg(width=48, k=2, epochs=6.0, batch_tokens=256, dead_tokens=3000, lr=3e-3, matryoshka=prefixes)
+        sae, _ = T.train_batchtopk(acts, mean, std, cfg, progress=False)
+        with torch.no_grad():
+            f = sae.encode_jumprelu(held)
+            f[:, 6:] = 0
+            err = held - sae.decode(f)
+        return float(err.pow(2).sum(1).mean() / (held - held.mean(0)).pow(2).sum(1).mean())
+
+    plain, nested = prefix_fvu(()), prefix_fvu((6,))
+    assert nested < 0.75 * plain, (nested, plain)
+
+
+def test_matryoshka_sizes_are_checked():
+    acts = T.Activations(x=torch.randn(512, 8), n_windows=1)
+    mean, std = acts.stats()
+    for bad in ((64,), (8, 4), (0, 8)):
+        with pytest.raises(ValueError, match="matryoshka"):
+            T.train_batchtopk(acts, mean, std, tiny_cfg(width=64, matryoshka=bad), progress=False)

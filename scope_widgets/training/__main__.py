@@ -34,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
         if f.name == "corpus_sources":
             ap.add_argument("--corpus-sources", default=None, help="comma-separated source names")
             continue
+        if f.name == "matryoshka":
+            ap.add_argument("--matryoshka", default=None, help="comma-separated prefix sizes, e.g. 256,1024,4096")
+            continue
         typ = {"int": int, "float": float, "str": str, "bool": lambda s: s.lower() in ("1", "true", "yes")}.get(
             f.type.split(" ")[0] if isinstance(f.type, str) else f.type.__name__, str)
         ap.add_argument("--" + f.name.replace("_", "-"), type=typ, default=None)
@@ -43,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
         v = getattr(args, f.name, None)
         if f.name == "corpus_sources":
             v = tuple(args.corpus_sources.split(",")) if args.corpus_sources else None
+        if f.name == "matryoshka" and v is not None:
+            try:
+                v = tuple(int(x) for x in v.split(",") if x.strip())
+            except ValueError:
+                ap.error(f"--matryoshka takes comma-separated integers, got {v!r}")
         if v is not None:
             values[f.name] = v
     cfg = TrainConfig(**values)

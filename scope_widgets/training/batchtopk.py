@@ -1,7 +1,9 @@
 """The SAE while it trains: BatchTopK on standardised activations, AuxK for dead features, checkpoints.
 
 ``f = BatchTopK(relu(z W_enc + b_enc))`` keeps the ``k * batch`` largest activations of the whole batch,
-so L0 varies per token around ``k`` (Bussmann et al., 2024). Decoder rows stay at unit norm (the gradient
+so L0 varies per token around ``k`` (Bussmann et al., 2024). With ``cfg.matryoshka`` the loss also asks
+the first ``m`` features alone to reconstruct, for each listed ``m`` (Bussmann et al., 2025), so early
+features learn general concepts and later ones refine them. Decoder rows stay at unit norm (the gradient
 component along each row is removed first). AuxK (Gao et al., 2024) lets features silent for
 ``dead_tokens`` tokens reconstruct the residual error, which revives them. After training the SAE is a
 JumpReLU with one threshold: the mean smallest kept activation over the second half of training.
@@ -186,6 +188,14 @@ def _steps(source: Activations | ActivationStore, cfg: TrainConfig) -> int:
     return max(1, int(cfg.epochs * n / cfg.batch_tokens))
 
 
+def _prefixes(cfg: TrainConfig) -> tuple[int, ...]:
+    """The Matryoshka prefix sizes, checked: ascending integers from 1 to below the width."""
+    m = tuple(int(v) for v in cfg.matryoshka)
+    if any(b <= a for a, b in zip(m, m[1:])) or (m and not 0 < m[0] <= m[-1] < cfg.width):
+        raise ValueError(f"matryoshka prefix sizes must ascend from 1 to below the width {cfg.width}, got {cfg.matryoshka!r}")
+    return m
+
+
 def train_batchtopk(
     source: Activations | ActivationStore, mean: torch.Tensor, std: torch.Tensor, cfg: TrainConfig,
     progress: bool = True, checkpoint: str | Path | None = None,
@@ -204,13 +214,15 @@ def train_batchtopk(
     sae.matmul_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.train_dtype]
     opt = torch.optim.Adam(sae.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
     steps = _steps(source, cfg)
+    prefixes = _prefixes(cfg)
     mean_d, std_d = mean.to(device), std.to(device)
     state = {"step": 0, "since_fired": torch.zeros(cfg.width), "theta_sum": 0.0, "theta_n": 0, "log": []}
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and ckpt.exists():
         saved = torch.load(ckpt, weights_only=False)
-        if saved.get("steps") != steps or saved.get("width") != cfg.width:
-            raise ValueError(f"checkpoint {ckpt} is from another run (steps {saved.get('steps')}, width {saved.get('width')})")
+        if saved.get("steps") != steps or saved.get("width") != cfg.width or tuple(saved.get("matryoshka", ())) != prefixes:
+            raise ValueError(f"checkpoint {ckpt} is from another run (steps {saved.get('steps')}, width {saved.get('width')}, "
+                             f"matryoshka {tuple(saved.get('matryoshka', ()))}); delete it or use another work folder")
         sae.load_state_dict(saved["sae"])
         opt.load_state_dict(saved["opt"])
         state = saved["state"]
@@ -224,6 +236,13 @@ def train_batchtopk(
         var = (x - x.mean(0)).pow(2).sum(1).mean()
         mse = err.pow(2).sum(1).mean() / var
         loss = mse
+        if prefixes:  # Matryoshka: each prefix of the features must reconstruct on its own too
+            losses = [mse]
+            for m in prefixes:
+                keep = cols < m
+                part = sae.decode_sparse(rows[keep], cols[keep], vals[keep], x.shape[0])
+                losses.append((x - part).pow(2).sum(1).mean() / var)
+            loss = torch.stack(losses).mean()
         fired = torch.zeros(cfg.width, dtype=torch.bool, device=device)
         fired[cols] = True
         since_fired += x.shape[0]
@@ -261,7 +280,8 @@ def train_batchtopk(
         if ckpt is not None and (state["step"] % cfg.checkpoint_every == 0 or state["step"] == steps):
             state["since_fired"] = since_fired.cpu()
             tmp = ckpt.with_suffix(".tmp")
-            torch.save({"sae": sae.state_dict(), "opt": opt.state_dict(), "state": state, "steps": steps, "width": cfg.width}, tmp)
+            torch.save({"sae": sae.state_dict(), "opt": opt.state_dict(), "state": state, "steps": steps, "width": cfg.width,
+                        "matryoshka": prefixes}, tmp)
             tmp.replace(ckpt)
     bar.close()
     theta = state["theta_sum"] / max(1, state["theta_n"])

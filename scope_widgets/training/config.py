@@ -25,6 +25,9 @@ class TrainConfig:
     lr: float = 8e-4
     warmup_steps: int = 50
     decay_frac: float = 0.3  # linear decay to 0 over the last part of training
+    # Matryoshka (Bussmann et al., 2025): also reconstruct from the first m features alone, for each m here
+    # (ascending, below width), so early features learn what is general; empty: plain BatchTopK
+    matryoshka: tuple[int, ...] = ()
     aux_k: int = 256
     aux_coef: float = 1 / 32
     dead_tokens: int = 250_000  # a feature silent this long (in training tokens) counts as dead for AuxK
