@@ -85,6 +85,6 @@ PRESETS: dict[str, dict] = {
         layer=9, width=16384, k=64, train_tokens=2_000_000, epochs=2.0, ctx_len=256, collect_dtype="bfloat16",
         train_dtype="bfloat16", batch_tokens=4096, lr=6e-4, warmup_steps=50, dead_tokens=1_000_000,
         eval_tokens=100_000, eval_ce_windows=32, eval_ce_positions=2000, kl_steps=200, kl_batch=4, kl_ctx=128,
-        kl_positions=32, kl_max_seconds=0.0, generated_repeat=2, save_dtype="bfloat16",
+        kl_positions=32, kl_max_seconds=0.0, generated_repeat=2, save_dtype="bfloat16", matryoshka=(128, 512, 2048, 8192),
     ),
 }
