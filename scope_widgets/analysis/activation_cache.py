@@ -77,7 +77,8 @@ class ActivationCache:
 
 
 def corpus_batches(model, tokenizer, texts: Sequence[str], start: int, batch_size: int, max_tokens: int, hook_point: str, cache: ActivationCache | None):
-    """Yield ``(encoded ids, valid mask [B, T] bool, x [B, T, d] at the hook point)`` per batch from ``start``."""
+    """Yield ``(encoded ids, input_ids [B, T] right-padded, valid mask [B, T] bool, x [B, T, d] at the hook
+    point)`` per batch from ``start``."""
     bos = getattr(tokenizer, "bos_token_id", None)
     device = next(model.parameters()).device
     for done in range(start, len(texts), batch_size):
@@ -102,7 +103,7 @@ def corpus_batches(model, tokenizer, texts: Sequence[str], start: int, batch_siz
         for r, ids in enumerate(encoded):
             if bos is not None and ids and ids[0] == bos:
                 valid[r, 0] = False
-        yield encoded, valid, x
+        yield encoded, input_ids, valid, x
 
 
 def precompute_activations(model, tokenizer, texts: Sequence[str], hook_point: str, cache_root: str | os.PathLike, *,
@@ -112,7 +113,7 @@ def precompute_activations(model, tokenizer, texts: Sequence[str], hook_point: s
     max_tokens = min(int(max_tokens), context_length(model))
     cache = ActivationCache(cache_root, model, hook_point, max_tokens)
     with torch.no_grad(), progress_bar(len(texts), f"activations {hook_point}", show=None if progress else False) as bar:
-        for encoded, _, _ in corpus_batches(model, tokenizer, texts, 0, batch_size, max_tokens, hook_point, cache):
+        for encoded, _, _, _ in corpus_batches(model, tokenizer, texts, 0, batch_size, max_tokens, hook_point, cache):
             bar.update(len(encoded))
     return cache.dir
 

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..engine.tokens import pad_batch
 from ..engine.unembed import logit_effects, unembedding
 from ..runtime import progress_bar
 from .activation_cache import ActivationCache, context_length, corpus_batches, texts_hash
@@ -86,12 +85,12 @@ def compute_dashboards(
     started = time.perf_counter()
     shown = None if progress else False  # the runtime rule: after 2 s, in the main thread only
     with torch.no_grad(), progress_bar(len(texts), f"dashboards {sae.name}", show=shown, initial=done) as bar:
-        for b, (encoded, valid, x) in enumerate(corpus_batches(model, tokenizer, texts, done, batch_size, max_tokens, sae.hook_point_in, cache)):
+        for b, (encoded, input_ids, valid, x) in enumerate(corpus_batches(model, tokenizer, texts, done, batch_size, max_tokens, sae.hook_point_in, cache)):
             valid = valid.to(sae.device)
             width = valid.shape[1]
             run.n_tokens += int(valid.sum())
             docs = torch.arange(done, done + len(encoded), device=sae.device)
-            token_ids = pad_batch(encoded)[0][:, :width].to(sae.device)
+            token_ids = input_ids.to(sae.device)
             step = max(1, ENCODE_ELEMENTS // (width * sae.d_sae))
             for r0 in range(0, len(encoded), step):
                 xs = x[r0 : r0 + step].to(device=sae.device)

@@ -97,9 +97,9 @@ def text_counts(tokens: np.ndarray, doc_offsets: np.ndarray, bos_id=None) -> np.
 def top_tokens(counter: TokenCounter, totals: np.ndarray, d_sae: int, k: int = PROFILE_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """``(ids [d_sae, k] int32, counts [d_sae, k] int32)``: per feature the ``k`` tokens with the highest
     ``n x (P(fires | token) - rate)`` (``totals``: :func:`text_counts`), best first; ``-1`` / ``0`` in empty slots."""
-    counter._merge()
-    keys = counter.keys.cpu().numpy()
-    counts = counter.counts.cpu().numpy()
+    state = counter.state()
+    keys = state["profile_keys"].cpu().numpy()
+    counts = state["profile_counts"].cpu().numpy()
     ids = np.full((d_sae, k), -1, dtype=np.int32)
     out_counts = np.zeros((d_sae, k), dtype=np.int32)
     if keys.size == 0:
