@@ -94,14 +94,15 @@ def test_stream_matches_generate_on_the_real_model(scope):
 
 
 def test_search_for_steering_recommends_a_feature_that_steers(scope):
-    from scope_widgets.analysis.steerable import STEER_CANDIDATES, embedding_neighbours
+    from scope_widgets.analysis.steerable import STEER_POOL, embedding_neighbours
 
     near = embedding_neighbours(scope.model, scope.tokenizer, "dog")
     assert {"dogs", "puppy"} <= set(near)  # the model's own neighbours of the word
     hits = scope.search("ocean", k=3, steer=True)
-    readers = {h.feature for h in scope.search("ocean", k=STEER_CANDIDATES)}
+    readers = {h.feature for h in scope.search("ocean", k=STEER_POOL)}
     assert {h.feature for h in hits} <= readers  # chosen among search's best readers
     top = hits[0]
+    assert top.writes > 2 * top.extra["writes_unsteered"]  # it makes the concept's words likelier
     assert top.steers >= 2 / 3 and 0 < top.steer_coefficient <= 3 * scope.steering_scale(top.feature)
     assert hook_count(scope.model) == 0
 

@@ -125,6 +125,56 @@ def test_rank_by_steering_puts_features_that_write_the_concept_first(scope, monk
     assert steerable.rank_by_steering(scope.model, scope.tokenizer, scope.sae, [], stems, scales) == []
 
 
+def test_concept_token_ids_are_whole_words_after_a_space():
+    class Words:  # a word tokenizer: each known word after a space is one token, anything else two
+        vocab = {" dog": 1, " Dog": 2, " puppy": 3}
+
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [self.vocab[text]] if text in self.vocab else [7, 8]}
+
+    assert steerable.concept_token_ids(Words(), ["dog", "puppy", "canine"]) == [1, 2, 3]
+
+
+def test_writing_scores_are_the_steered_probability_of_the_concept_tokens(scope):
+    ids, attn, starts = steerable.neutral_reading(scope.model, scope.tokenizer, scope.sae.hook_point_out)
+    assert steerable.neutral_reading(scope.model, scope.tokenizer, scope.sae.hook_point_out)[0] is ids  # once per model
+    targets, scales = [5, 9], {3: 30.0, 7: 45.0}
+
+    def brute(steer):  # each row alone, unpadded, through the public steering API
+        probs = []
+        with scope.steer(steer):
+            for r in range(ids.shape[0]):
+                n = int(attn[r].sum())
+                with torch.no_grad():
+                    p = scope.model(ids[r : r + 1, :n]).logits[0].float().softmax(-1)[:, targets].sum(-1)
+                probs.append(p[starts[r] : n - 1])
+        return float(torch.cat(probs).mean())
+
+    got, unsteered = steerable.writing_scores(scope.model, scope.tokenizer, scope.sae, [3, 7], targets, scales, chunk=2)
+    assert unsteered == pytest.approx(brute({}), rel=1e-4)
+    for f in (3, 7):
+        best = max(brute({f: m * scales[f]}) for m in steerable.WRITING_SCALES)
+        assert got[f] == pytest.approx(best, rel=1e-4)
+    assert hook_count(scope.model) == 0
+
+
+def test_search_with_steer_puts_first_what_writes_the_concept(scope, monkeypatch):
+    readers = [h.feature for h in scope.search("cat", k=steerable.STEER_POOL)]
+    fake = {f: 0.001 * i for i, f in enumerate(readers)}  # the last reader writes the most
+    fake[readers[1]] = fake[readers[2]]  # a tie keeps the reading order
+
+    def fake_writing(model, tokenizer, sae, features, token_ids, scales):
+        assert list(features) == readers and set(scales) == set(readers)
+        return {f: fake[f] for f in features}, 0.0001
+
+    monkeypatch.setattr(steerable, "writing_scores", fake_writing)
+    hits = scope.search("cat", k=len(readers), steer=True)
+    expected = sorted(readers, key=lambda f: (-fake[f], readers.index(f)))
+    assert [h.feature for h in hits] == expected
+    assert [h.writes for h in hits] == [fake[f] for f in expected]
+    assert all(h.extra["writes_unsteered"] == 0.0001 for h in hits)
+
+
 def test_search_with_steer_refuses_what_it_cannot_do_and_leaves_the_model_alone(scope):
     with pytest.raises(ValueError, match="query word"):
         scope.search(examples=["a dog barked"], steer=True)
@@ -134,10 +184,15 @@ def test_search_with_steer_refuses_what_it_cannot_do_and_leaves_the_model_alone(
 def test_search_with_steer_tries_the_candidates_and_reports_how_they_steered(scope):
     plain = scope.search("cat", k=3)
     hits = scope.search("cat", k=3, steer=True)
-    assert len(hits) == 3 and all(h.steers is not None for h in hits)
-    tried = {h.feature for h in scope.search("cat", k=steerable.STEER_CANDIDATES)}
+    assert len(hits) == 3 and all(h.steers is not None and h.writes is not None for h in hits)
+    assert [h.writes for h in hits] == sorted((h.writes for h in hits), reverse=True)  # ranked by what they write
+    assert all(h.extra["writes_unsteered"] == hits[0].extra["writes_unsteered"] for h in hits)
+    tried = {h.feature for h in scope.search("cat", k=steerable.STEER_POOL)}
     assert {h.feature for h in hits} <= tried  # the steering choice is among search's best readers
-    assert all(h.steers is None for h in plain)
+    assert all(h.steers is None and h.writes is None for h in plain)
+    many = scope.search("cat", k=steerable.STEER_CANDIDATES + 2, steer=True)  # only the first few are tried
+    assert all(h.steers is not None for h in many[: steerable.STEER_CANDIDATES])
+    assert all(h.steers is None for h in many[steerable.STEER_CANDIDATES :])
     quick = scope.search("cat", k=2, steer=True, generate=False)  # the word's frames only: still tried on the sliders
     assert len(quick) == 2 and all(h.steers is not None for h in quick)
     assert hook_count(scope.model) == 0

@@ -65,6 +65,9 @@ class SearchHit:
     #: good text, and the smallest coefficient that did it (None when none did)
     steers: float | None = None
     steer_coefficient: float | None = None
+    #: with ``search(word, steer=True)``: the mean probability that the next token is one of the concept's
+    #: words when the feature is added to neutral text (``extra["writes_unsteered"]``: without it)
+    writes: float | None = None
     extra: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:

@@ -19,6 +19,7 @@ import math
 import re
 import weakref
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
@@ -175,8 +176,10 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
     between the means (relative to the feature's largest value here) and 0.1 x a logit bonus for features
     that promote the word. ``hit.extra`` has ``auroc_word``, ``auroc_about`` and ``mean_in``/``mean_out``.
 
-    ``steer``: the best-reading candidates (at least :data:`.steerable.STEER_CANDIDATES`) are also tried on
-    the sliders and those that steer toward the word come first (:func:`.steerable.rank_by_steering`)."""
+    ``steer``: search's :data:`.steerable.STEER_POOL` best readers are ranked by how likely they make the
+    concept's words when added to neutral text (``hit.writes``; ``hit.extra["writes_unsteered"]`` is the same
+    without steering), and the first :data:`.steerable.STEER_CANDIDATES` are tried in greedy continuations
+    (``hit.steers``, ``hit.steer_coefficient``): :mod:`.steerable`."""
     frames, about = concept_texts(model, tokenizer, word, len(ABOUT_PROMPTS) if generate else 0)
     _, neg = _background(model, tokenizer, sae, exclude=word)
     pos_w = _maxima(model, tokenizer, sae, frames)
@@ -199,12 +202,20 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
     extra = {"auroc_word": a_word, "auroc_about": a_about, "mean_in": pos.mean(0), "mean_out": neg.mean(0)}
     if not steer:
         return _hits(score, a, bonus, extra, k, labels)
-    from .steerable import STEER_CANDIDATES, concept_words, embedding_neighbours, rank_by_steering
+    from .steerable import (STEER_CANDIDATES, STEER_POOL, concept_token_ids, concept_words, embedding_neighbours,
+                            rank_by_steering, writing_scores)
 
-    hits = _hits(score, a, bonus, extra, max(k, STEER_CANDIDATES), labels)
-    stems = concept_words(word, embedding_neighbours(model, tokenizer, word))
+    hits = _hits(score, a, bonus, extra, max(k, STEER_POOL), labels)
+    neighbours = embedding_neighbours(model, tokenizer, word)
     scales = {h.feature: steering_scale(model, tokenizer, sae, h.feature) for h in hits}
-    return rank_by_steering(model, tokenizer, sae, hits, stems, scales)[:k]
+    writes, unsteered = writing_scores(model, tokenizer, sae, [h.feature for h in hits],
+                                       concept_token_ids(tokenizer, [word, *neighbours]), scales)
+    order = sorted(range(len(hits)), key=lambda i: (-writes[hits[i].feature], i))  # ties keep the reading order
+    best = [replace(hits[i], writes=writes[hits[i].feature], extra={**hits[i].extra, "writes_unsteered": unsteered})
+            for i in order[:k]]
+    tried = rank_by_steering(model, tokenizer, sae, best[:STEER_CANDIDATES], concept_words(word, neighbours), scales,
+                             reorder=False)
+    return tried + best[STEER_CANDIDATES:]
 
 
 def steering_scale(model, tokenizer, sae, feature: int | None = None) -> float:

@@ -1,13 +1,24 @@
-"""Which of search's features *steer*: each candidate is tried on the sliders before it is recommended.
+"""Which of search's features *steer*: the candidates are tried on the model before one is recommended.
 
 A feature that reads a concept well does not always write it: at a middle layer many concept features
 stand for "this token is a dog" rather than "the text is about dogs", and adding them makes the model
-repeat itself or drift. So ``scope.search(word, steer=True)`` adds each of the best-reading candidates,
-at a few coefficients around its steering scale, to a few neutral openings, lets the model write greedily,
-and puts first the features whose continuations talk about the concept and stay good text (the rules of
-:mod:`scope_widgets.steering.trial`). "Talk about the concept" means using the query's own word or one of
-the words whose input embeddings are nearest to it in the model (inflections, synonyms, close relatives),
-so no word list is written by hand; the query's own word counts double.
+repeat itself or drift. So ``scope.search(word, steer=True)`` takes search's best readers
+(:data:`STEER_POOL`) and:
+
+1. ranks them by what they *write* (:func:`writing_scores`): each is added, at one and at 1.5 times its
+   steering scale, to neutral text (a few openings and the unsteered model's own continuations of them,
+   read teacher-forced), and scored by the mean probability that the next token is one of the concept's
+   words. This is the "output score" of Arad, Mueller and Belinkov (2025); on the default SAE it picks
+   features that steer more often than the reading order or short greedy trials do
+   (``python -m benchmarks.steer_selection``, docs/default_sae.md);
+2. tries the ones it returns on the sliders (:func:`rank_by_steering` without reordering): at a few
+   coefficients, after a few neutral openings, greedily, and reports the share of openings each turned to
+   the concept in good text (the rules of :mod:`scope_widgets.steering.trial`) and the smallest coefficient
+   that did it.
+
+The concept's words are the query's own and the words whose input embeddings are nearest to it in the
+model (inflections, synonyms, close relatives), so no word list is written by hand; in a trial the query's
+own word counts double.
 """
 
 from __future__ import annotations
@@ -19,17 +30,24 @@ from dataclasses import replace
 
 import torch
 
+from ..engine.hooks import edit_activations
+from ..engine.tokens import pad_batch, pad_id
 from ..steering.trial import continuation_nll, is_fluent, steered_continuations
 from .records import SearchHit
 
-__all__ = ["TRIAL_PROMPTS", "TRIAL_SCALES", "STEER_CANDIDATES", "concept_words", "embedding_neighbours", "mentions", "rank_by_steering"]
+__all__ = ["TRIAL_PROMPTS", "TRIAL_SCALES", "STEER_CANDIDATES", "STEER_POOL", "WRITING_SCALES", "concept_words",
+           "concept_token_ids", "embedding_neighbours", "mentions", "neutral_reading", "writing_scores", "rank_by_steering"]
 
 #: Neutral openings the candidates continue (none names a topic).
 TRIAL_PROMPTS = ("It was a quiet afternoon, and", "The first thing I noticed was", "Last weekend, my friends and I")
 #: Coefficients tried, in units of each feature's steering scale (the slider spans about 3).
 TRIAL_SCALES = (0.6, 1.0, 1.5)
-#: How many of the best-reading candidates are tried.
+#: At most this many hits are tried in greedy continuations (the rest keep ``steers=None``).
 STEER_CANDIDATES = 8
+#: How many of search's best readers are ranked by what they write.
+STEER_POOL = 48
+#: Coefficients at which what a feature writes is measured, in units of its steering scale (the best counts).
+WRITING_SCALES = (1.0, 1.5)
 _NEW_TOKENS = 20
 _SUFFIXES = ("ing", "ed", "es", "s", "er", "ly")
 
@@ -47,6 +65,7 @@ def _words(text: str) -> set[str]:
 
 
 _word_tokens: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # tokenizer -> {vocabulary size: mask}
+_readings: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> neutral_reading
 
 
 def _is_word_token(tokenizer, n: int) -> torch.Tensor:
@@ -85,13 +104,88 @@ def mentions(text: str, stems: set[str]) -> bool:
     return not _words(text).isdisjoint(stems)
 
 
+def concept_token_ids(tokenizer, words: Sequence[str]) -> list[int]:
+    """The tokens that write one of ``words`` as a whole word after a space, as given and capitalised."""
+    ids = set()
+    for w in words:
+        for variant in (" " + w.strip(), " " + w.strip().capitalize()):
+            got = tokenizer(variant, add_special_tokens=False)["input_ids"]
+            if len(got) == 1:
+                ids.add(int(got[0]))
+    return sorted(ids)
+
+
+def neutral_reading(model, tokenizer, hook_point: str) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """``(ids, attention_mask, starts)``: :data:`TRIAL_PROMPTS` followed by the unsteered model's greedy
+    continuations, right-padded; ``starts[r]`` is the last position of row r's opening, the first that
+    predicts a written token. Computed once per model."""
+    if model not in _readings:
+        prompts = list(TRIAL_PROMPTS)
+        zeros = torch.zeros(len(prompts), model.get_input_embeddings().weight.shape[1])
+        texts = steered_continuations(model, tokenizer, hook_point, prompts, zeros, new_tokens=_NEW_TOKENS)
+        heads = [tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
+        rows = [h + tokenizer(t, add_special_tokens=False)["input_ids"] for h, t in zip(heads, texts)]
+        ids, attn = pad_batch(rows, pad_id(tokenizer))
+        _readings[model] = (ids, attn, [len(h) - 1 for h in heads])
+    return _readings[model]
+
+
+def writing_scores(model, tokenizer, sae, features: Sequence[int], token_ids: Sequence[int],
+                   scales: dict[int, float], chunk: int = 4) -> tuple[dict[int, float], float]:
+    """``(scores, unsteered)``: per feature, the mean probability that the next token is one of
+    ``token_ids`` over the written positions of :func:`neutral_reading`, with the feature added at every
+    non-BOS position at each of :data:`WRITING_SCALES` times its scale (the best counts); and the same
+    probability without steering. ``chunk`` (feature, coefficient) pairs run as one batch: on Gemma 3's
+    262k-word vocabulary the logits of one pair are about 70 MB."""
+    ids, attn, starts = neutral_reading(model, tokenizer, sae.hook_point_out)
+    device = next(model.parameters()).device
+    ids, attn = ids.to(device), attn.to(device)
+    n_rows = ids.shape[0]
+    written = torch.zeros_like(attn, dtype=torch.bool)
+    for r, s in enumerate(starts):
+        written[r, s : int(attn[r].sum()) - 1] = True
+    # logits only where some row has a written position: the unembedding is most of the cost (262k words)
+    keep_at = torch.arange(min(starts), ids.shape[1] - 1, device=device)
+    written = written[:, keep_at]
+    targets = torch.tensor(list(token_ids), dtype=torch.long, device=device)
+    units = {f: sae.W_dec[f].detach().float() for f in features}
+    units[None] = torch.zeros_like(sae.W_dec[0], dtype=torch.float32)
+    jobs = [(None, 0.0)] + [(f, m) for m in WRITING_SCALES for f in features]  # (feature, multiple); None: unsteered
+    best: dict[int, float] = {}
+    unsteered = 0.0
+    for at in range(0, len(jobs), chunk):
+        part = jobs[at : at + chunk]
+        vec = torch.stack([m * scales.get(f, 0.0) * units[f] for f, m in part]).repeat_interleave(n_rows, 0).to(device)
+        keep = attn.repeat(len(part), 1).clone()
+        keep[:, 0] = 0  # BOS is never steered
+
+        def edit(h, vec=vec, keep=keep):
+            return h + keep[:, : h.shape[1], None].to(h.dtype) * vec[:, None, :].to(h.dtype)
+
+        with edit_activations(model, sae.hook_point_out, edit), torch.no_grad():
+            logits = model(input_ids=ids.repeat(len(part), 1), attention_mask=attn.repeat(len(part), 1),
+                           logits_to_keep=keep_at).logits
+        logits = logits.float()
+        p = (logits[..., targets] - logits.logsumexp(-1, keepdim=True)).exp().sum(-1)  # [rows, T]
+        mask = written.repeat(len(part), 1)
+        for j, (f, _) in enumerate(part):
+            span = slice(j * n_rows, (j + 1) * n_rows)
+            value = float(p[span][mask[span]].mean())
+            if f is None:
+                unsteered = value
+            else:
+                best[f] = max(best.get(f, 0.0), value)
+    return best, unsteered
+
+
 def rank_by_steering(model, tokenizer, sae, hits: Sequence[SearchHit], stems: tuple[set[str], set[str]],
-                     scales: dict[int, float], new_tokens: int = _NEW_TOKENS) -> list[SearchHit]:
+                     scales: dict[int, float], new_tokens: int = _NEW_TOKENS, reorder: bool = True) -> list[SearchHit]:
     """The hits, each with ``steers`` (the share of the trial openings it turned to the concept, its own or
     related words, in good text, at its best coefficient) and ``steer_coefficient`` (the smallest coefficient
     that reached it), ordered by how well they steer and then by their reading order. At each coefficient a
     continuation counts once for a related word and once more for the query's own: a feature that writes
-    "dog" comes before one that writes "cat" when the query is "dog". One batched generation for all."""
+    "dog" comes before one that writes "cat" when the query is "dog". One batched generation for all.
+    ``reorder=False`` keeps the hits' order and only reports how they steered."""
     if not hits:
         return []
     rows = [(h.feature, s * scales[h.feature]) for h in hits for s in TRIAL_SCALES]  # (feature, coefficient)
@@ -110,6 +204,6 @@ def rank_by_steering(model, tokenizer, sae, hits: Sequence[SearchHit], stems: tu
     for order, h in enumerate(hits):
         tried = [(sum(counts[r]), counts[r][0], rows[r][1]) for r in range(order * per_hit, (order + 1) * per_hit)]
         value, n_related, coefficient = max(tried, key=lambda t: t[0])  # the first (smallest) coefficient of the best
-        ranked.append((-value, order, replace(h, steers=n_related / len(TRIAL_PROMPTS),
+        ranked.append((-value if reorder else 0, order, replace(h, steers=n_related / len(TRIAL_PROMPTS),
                                               steer_coefficient=coefficient if value else None)))
     return [h for *_, h in sorted(ranked, key=lambda r: r[:2])]
