@@ -61,3 +61,14 @@ def test_steering_judge_and_rows(scope):
     # the rows judged are the library's trial continuations (steering.trial), at the coefficients listed
     assert {r["coefficient"] for r in res["feature"]["results"]} == {round(0.5 * res["feature"]["limit"], 2),
                                                                      round(1.0 * res["feature"]["limit"], 2)}
+
+
+def test_the_steering_concepts_are_well_formed_and_apart_from_the_reading_suite():
+    steering = json.loads((E.DATA / "steering_concepts.json").read_text())["concepts"]
+    reading = {c["word"] for c in json.loads((E.DATA / "concepts.json").read_text())["concepts"]}
+    import re
+
+    assert len(steering) >= 10 and not reading & {c["word"] for c in steering}
+    for c in steering:
+        assert re.search(c["mention"], f"a sentence about {c['word']}s", re.I), c["name"]
+
