@@ -3,7 +3,7 @@ default SAE benchmark's steering test.
 
     python -m benchmarks.steer_selection                    # data/eval/steering_concepts.json: 14 concepts
                                                             # never used to tune anything, ~15 min on 2 cores
-    python -m benchmarks.steer_selection --suite concepts   # the 27 of data/eval/concepts.json, ~27 min
+    python -m benchmarks.steer_selection --suite concepts   # the 27 of data/eval/concepts.json, ~31 min
     python -m benchmarks.steer_selection --json out.json
 
 The rules:
@@ -33,15 +33,15 @@ from pathlib import Path
 import torch
 
 from benchmarks.default_sae import DATA, FRACTIONS, log, steer_concept
+from scope_widgets.analysis.steerable import STEER_CANDIDATES
 
 
-def trial_pick(scope, word: str) -> int:
+def trial_pick(scope, word: str, hits) -> int:
     """The rule ``search(word, steer=True)`` used before it ranked by writing: search's eight best readers
-    tried in greedy continuations, the one that turned most trial openings first."""
+    (``hits``) tried in greedy continuations, the one that turned most trial openings first."""
     from scope_widgets.analysis.search import steering_scale
-    from scope_widgets.analysis.steerable import STEER_CANDIDATES, concept_words, embedding_neighbours, rank_by_steering
+    from scope_widgets.analysis.steerable import concept_words, embedding_neighbours, rank_by_steering
 
-    hits = scope.search(word, k=STEER_CANDIDATES)
     scales = {h.feature: steering_scale(scope.model, scope.tokenizer, scope.sae, h.feature) for h in hits}
     stems = concept_words(word, embedding_neighbours(scope.model, scope.tokenizer, word))
     return rank_by_steering(scope.model, scope.tokenizer, scope.sae, hits, stems, scales)[0].feature
@@ -64,8 +64,8 @@ def main(argv=None) -> dict:
     rows = []
     for c in concepts:
         hits = scope.search(c["word"], k=5, steer=True)
-        picks = {"reading": scope.search(c["word"], k=1)[0].feature, "trial": trial_pick(scope, c["word"]),
-                 "output": hits[0].feature}
+        readers = scope.search(c["word"], k=STEER_CANDIDATES)  # one plain search serves the first two rules
+        picks = {"reading": readers[0].feature, "trial": trial_pick(scope, c["word"], readers), "output": hits[0].feature}
         judged: dict[int, bool] = {}
         for f in dict.fromkeys(picks.values()):
             judged[f] = steer_concept(scope, c, prompts, f, None, "all", FRACTIONS)["feature"]["success"]
