@@ -14,7 +14,10 @@ Measured (BOS excluded everywhere):
 2. **Concepts** (``data/eval/concepts.json``, 27 concepts x 10 sentences, most without the concept's word,
    against 48 neutral sentences and the other concepts' sentences; a feature's score on a sentence is its
    max over the sentence's tokens): the best single feature's AUROC per concept, and whether
-   ``scope.search(word)``'s top 5 holds a feature with AUROC >= 0.90.
+   ``scope.search(word)``'s top 5 holds a feature with AUROC >= 0.90. And what the Explorer's list shows
+   first: each concept's sentences read as one paragraph, the first 5 of ``acts.standout()`` (and, to
+   compare, of ``acts.top()``, the strongest); a listed feature is *about the text* when its AUROC for that
+   concept is >= 0.80.
 3. **Steering**: for each concept, the top feature of ``scope.search(word)`` and that of
    ``scope.search(word, steer=True)`` (search's best readers tried on the sliders, with other prompts than
    these, see ``analysis/steerable.py``) are each added (method ``add``) at
@@ -83,6 +86,28 @@ def concept_scores(scope, suite: dict) -> tuple[dict, dict]:
         v, i = a.max(0)
         best[n] = (int(i), float(v))
     return best, per
+
+
+STANDOUT_AUROC = 0.80  # a listed feature is about the paragraph's concept from this AUROC
+
+
+def standout_scores(scope, suite: dict, per: dict, k: int = 5) -> dict:
+    """What the Explorer lists first for a paragraph about each concept (its sentences joined): how many of
+    the first ``k`` of ``standout()`` (and of ``top()``) are about the concept, and whether the first is."""
+    names = [c["name"] for c in suite["concepts"]]
+    paragraphs = scope.features([" ".join(c["sentences"]) for c in suite["concepts"]])
+    out: dict = {"k": k, "auroc_threshold": STANDOUT_AUROC, "per_concept": []}
+    for ranking in ("standout", "top"):
+        firsts = about = 0
+        for name, acts in zip(names, paragraphs):
+            ids = [i for i, _ in getattr(acts, ranking)(k)]
+            hits = [bool(per[name][i] >= STANDOUT_AUROC) for i in ids]
+            firsts += bool(hits and hits[0])
+            about += sum(hits)
+            if ranking == "standout":
+                out["per_concept"].append({"concept": name, "first": [(i, scope.label(i), round(float(per[name][i]), 2)) for i in ids[:3]]})
+        out[ranking] = {"first_about_the_text": firsts, "about_the_text_in_first_k": about, "n": len(names)}
+    return out
 
 
 # ------------------------------------------------------------------------------------------ steering
@@ -170,6 +195,7 @@ def main(argv=None) -> dict:
                      "search_top1_label": hits[0].label if hits else None})
         log(f"  {c['name']}: best AUROC {rows[-1]['best_auroc']}, search top-5 best {rows[-1]['search_best_auroc']}")
     report["concepts"] = rows
+    report["standout"] = standout_scores(scope, suite, per)
     report["concept_summary"] = {
         "n": len(rows),
         "best_auroc_ge_0.95": sum(r["best_auroc"] >= 0.95 for r in rows) / len(rows),
@@ -222,6 +248,12 @@ def summary(report: dict) -> str:
     s = report["concept_summary"]
     lines.append(f"concepts | {s['n']} | best feature AUROC >= 0.95: {s['best_auroc_ge_0.95']:.0%} | "
                  f"search top-5 AUROC >= 0.90: {s['search_top5_ge_0.90']:.0%}")
+    if "standout" in report:
+        st = report["standout"]
+        for ranking, what in (("standout", "stands out"), ("top", "strongest")):
+            r = st[ranking]
+            lines.append(f"lists | {what}: first feature about the paragraph {r['first_about_the_text']}/{r['n']} | "
+                         f"{r['about_the_text_in_first_k']}/{st['k'] * r['n']} of the first {st['k']}")
     for pos, st in report["steering"].items():
         d = f" | directions {st['direction_successes']}/{st['n']}" if st["direction_successes"] is not None else ""
         lines.append(f"steering ({pos}) | search(word)'s top feature {st['feature_successes']}/{st['n']} | "

@@ -46,8 +46,8 @@ export type Ranking = "standout" | "strongest";
 
 /**
  * The rows to list: the text's features (exact columns), or the top-k of one token.
- * `standout` keeps the kernel's order (what stands out in this text against each feature's usual
- * level and density); `strongest` sorts by the maximum activation in the text.
+ * `standout` keeps the kernel's order (features that fire on more of this text's tokens than their
+ * usual rate predicts); `strongest` sorts by the maximum activation in the text.
  */
 export function listRows(d: ActData, position: number | null, ranking: Ranking = "strongest"): FeatureRowData[] {
   if (position !== null && position >= 0 && position < d.n) {

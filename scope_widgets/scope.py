@@ -219,10 +219,11 @@ class Scope:
         return compare(a, b, k, by)
 
     def _reference(self, sae):
-        """The SAE's usual per-feature levels from its shipped dashboards (None when there are none)."""
+        """The SAE's usual per-feature levels from its shipped dashboards and the everyday background (None
+        when it has no shipped dashboards)."""
         from .analysis.sources import reference_for
 
-        return reference_for(sae)
+        return reference_for(sae, self.model, self.tokenizer)
 
     def attribute(self, text: str, position: int = -1, target=None, contrast=None, sae=None):
         """Why the model predicts ``target`` after token ``position`` of ``text``: the attribution of its logit

@@ -396,6 +396,32 @@ def test_search_finds_a_planted_feature():
         scope.search("   ")
 
 
+# ----------------------------------------------------------------------------- rates on everyday text
+def test_everyday_rates_are_counted_written_and_read_back(tmp_path, monkeypatch):
+    from scope_widgets.analysis import background
+
+    scope = make_scope()
+    texts = ["A dog ran across the yard.", "We ate soup for dinner.", "The train was late again."]
+    monkeypatch.setattr(sources, "everyday_texts", lambda: list(texts))
+    brute = sum((d > 0).sum(0) for d in dense_per_text(scope, texts))
+    n = sum(d.shape[0] for d in dense_per_text(scope, texts))
+    counts, n_tokens = background.firing_counts(scope.model, scope.tokenizer, scope.sae, texts, batch_size=2)
+    np.testing.assert_array_equal(counts, brute)
+    assert n_tokens == n
+    path = sources.write_everyday_rates(scope.model, scope.tokenizer, scope.sae, tmp_path)
+    calls = []
+    monkeypatch.setattr(sources, "firing_counts", lambda *a, **k: calls.append(1) or (np.zeros(scope.sae.d_sae), 0))
+    got, got_n = sources.everyday_rates(scope.model, scope.tokenizer, scope.sae, tmp_path)
+    np.testing.assert_array_equal(got, brute)
+    assert got_n == n and not calls  # read from the file, not counted again
+    # a file made for other texts, or another SAE, is not used: the rates are counted
+    data = json.loads(path.read_text())
+    for key, value in (("texts_sha256", "0" * 64), ("sae_fingerprint", "other")):
+        path.write_text(json.dumps({**data, key: value}))
+        sources.everyday_rates(scope.model, scope.tokenizer, scope.sae, tmp_path)
+    assert len(calls) == 2
+
+
 # ----------------------------------------------------------------------------- the embedded default
 @pytest.mark.slow
 def test_embedded_default_dashboard_and_search():

@@ -46,6 +46,18 @@ def test_concept_scores_are_aurocs_of_sentence_maxima(scope):
     assert best["q"][1] == pytest.approx(float(per["q"].max()))
 
 
+def test_standout_scores_count_listed_features_about_each_paragraph(scope):
+    import torch
+
+    _, per = E.concept_scores(scope, SUITE)
+    per = {"q": torch.zeros(32), "z": torch.ones(32)}  # nothing is about q; everything is about z
+    got = E.standout_scores(scope, SUITE, per, k=3)
+    for ranking in ("standout", "top"):  # a tiny SAE has no reference levels: standout is top
+        assert got[ranking]["first_about_the_text"] == 1 and got[ranking]["n"] == 2
+        assert got[ranking]["about_the_text_in_first_k"] == len(scope.features("Zig Zag Z. Z Z Z. A Z there.").top(3))
+    assert [r["concept"] for r in got["per_concept"]] == ["q", "z"]
+
+
 def test_reading_reports_loss_recovered(scope):
     m = E.reading(scope, ["The cat sat on the mat. " * 5, "Once upon a time there was a fox. " * 4], "tiny", n_positions=40)
     assert {"loss_recovered", "l0", "fve_raw", "ce_clean", "ce_spliced"} <= set(m) and m["eval_tokens"] > 50

@@ -139,18 +139,56 @@ def test_prompt_positions_mask_from_the_tracker():
     assert _mask(gen, t2, 1, "cpu", skip_bos=True) is None  # every decoding step
 
 
-def test_standout_puts_rare_features_before_common_ones():
+def test_standout_ranks_by_how_much_more_often_a_feature_fires_than_usual():
     scope = make_scope(d_sae=16)
-    acts = scope.features("The cat sat on the mat.")
-    order = [i for i, _ in acts.top(16)]
-    assert len(order) >= 2
-    common, rare = order[0], order[-1]
-    density = np.full(16, 0.01)
-    density[common] = 0.5
-    density[rare] = 1e-5
-    usual = np.maximum(acts.max_per_feature.numpy(), 1e-3)  # every feature at its usual level here
+    acts = scope.features("The cat sat on the mat and the dog sat on the rug.")
+    n = acts.n_tokens - 1  # BOS excluded
+    np.testing.assert_array_equal(acts.count_per_feature.numpy(), (acts.dense()[1:] > 0).sum(0))
+    counts = acts.count_per_feature_array()
+    assert counts.max() >= 3
+    usual = np.maximum(acts.max_per_feature.numpy(), 1e-3)  # every feature at its usual strength here
+    # every feature usually fires on exactly as many tokens as it does here: nothing stands out
+    acts.reference = FeatureReference(usual_max=usual, density=np.clip(counts / n, 1e-7, 1))
+    assert acts.standout(16) == []
+    # one feature usually fires ten times less often than here: it alone stands out, by c log(c/m) - c + m
+    topic = int(np.argmax(counts))
+    density = np.clip(counts / n, 1e-7, 1)
+    density[topic] /= 10
     acts.reference = FeatureReference(usual_max=usual, density=density)
-    ranked = [i for i, _ in acts.standout(16)]
-    assert ranked[0] == rare and ranked.index(common) > ranked.index(rare)
+    (only, score), = acts.standout(16)
+    c, m = counts[topic], counts[topic] / 10
+    assert only == topic and score == pytest.approx(c * np.log(c / m) - c + m)
+    # ...unless it fires here at under min_ratio of its usual strength
+    weak = usual.copy()
+    weak[topic] = acts.max_per_feature.numpy()[topic] / 0.1
+    acts.reference = FeatureReference(usual_max=weak, density=density)
+    assert acts.standout(16) == []
+    # a rate seen on everyday text counts when it is the larger: the feature is usual there
+    acts.reference = FeatureReference(usual_max=usual, density=density, background_count=np.where(
+        np.arange(16) == topic, counts[topic], 0.0) * 100 / n, background_tokens=100)
+    assert topic not in [i for i, _ in acts.standout(16)]
     acts.reference = None
     assert acts.standout(3) == acts.top(3)
+
+
+def test_a_topic_feature_that_fires_often_outranks_a_rare_one_that_fires_once():
+    scope = make_scope(d_sae=16)
+    acts = scope.features("one two three four five six seven eight nine ten eleven twelve")
+    n = acts.n_tokens - 1
+    counts = np.zeros(16)
+    counts[3], counts[7] = 6, 1  # feature 3 fires on half the tokens, feature 7 once
+    acts.count_per_feature = torch.tensor(counts, dtype=torch.int32)
+    acts.max_per_feature = torch.ones(16)
+    density = np.full(16, 0.5)
+    density[3], density[7] = 0.01, 1e-6  # 3: one token in a hundred; 7: one in a million
+    acts.reference = FeatureReference(usual_max=np.ones(16, np.float32), density=density,
+                                      background_count=np.zeros(16), background_tokens=1000)
+    ranked = [i for i, _ in acts.standout(16)]
+    assert ranked[:2] == [3, 7], (ranked, n)  # the old ratio x log(1/density) put the one-off rare one first
+
+
+def test_usual_rate_takes_the_larger_of_corpus_density_and_smoothed_everyday_rate():
+    ref = FeatureReference(usual_max=np.ones(3, np.float32), density=np.array([0.2, 0.0, 1e-4]),
+                           background_count=np.array([0.0, 0.0, 49.0]), background_tokens=99)
+    np.testing.assert_allclose(ref.usual_rate(), [0.2, 1 / 100, 50 / 100])
+    assert FeatureReference(usual_max=np.ones(1), density=np.zeros(1)).usual_rate()[0] == 1e-7

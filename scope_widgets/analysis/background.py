@@ -1,13 +1,28 @@
-"""A built-in background for search: ordinary sentences on many unrelated subjects.
+"""A built-in background: ordinary sentences on many unrelated subjects, and how often features fire on
+everyday text.
 
-A feature is *selective* for a concept when it fires on text about the concept and not on these. They
-are deliberately plain and varied (chores, places, objects, numbers, feelings, work, nature, code), so a
-feature that fires on everything (punctuation, "the", sentence starts) scores near chance against them.
-Sentences that contain the query itself are left out of the background for that query.
+For search: a feature is *selective* for a concept when it fires on text about the concept and not on
+:data:`BACKGROUND`. Its sentences are deliberately plain and varied (chores, places, objects, numbers,
+feelings, work, nature, code), so a feature that fires on everything (punctuation, "the", sentence starts)
+scores near chance against them. Sentences that contain the query itself are left out for that query.
+
+For "what stands out in this text" (``FeatureActivations.standout``): :func:`everyday_texts` (these
+sentences and the hand-written everyday prose of ``data/eval``) and :func:`firing_counts` give each
+feature's usual rate on ordinary prose, which the SAE's training corpus, with its code and
+documentation, underestimates for features of stories, letters and dialogue.
 """
 from __future__ import annotations
 
-__all__ = ["BACKGROUND"]
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["BACKGROUND", "everyday_texts", "firing_counts", "texts_sha256"]
+
+_EVERYDAY_PROSE = Path(__file__).resolve().parents[1] / "data" / "eval" / "everyday_prose.json"
 
 BACKGROUND: tuple[str, ...] = (
     "I left the keys on the kitchen table before going out.",
@@ -91,3 +106,35 @@ BACKGROUND: tuple[str, ...] = (
     "The spreadsheet lists every expense of the trip.",
     "Twenty people signed up for the workshop.",
 )
+
+
+def everyday_texts() -> list[str]:
+    """:data:`BACKGROUND` and the 36 hand-written everyday documents of ``data/eval/everyday_prose.json``
+    (news, recipes, dialogue, letters, stories, reviews; about 8,200 tokens in all)."""
+    docs = json.loads(_EVERYDAY_PROSE.read_text(encoding="utf-8"))["documents"]
+    return list(BACKGROUND) + [d["text"] for d in docs]
+
+
+def texts_sha256(texts: Sequence[str]) -> str:
+    """One hash of the texts, in order: what a file of counts records to show which texts it counted."""
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def firing_counts(model, tokenizer, sae, texts: Sequence[str], batch_size: int = 8, max_tokens: int = 512) -> tuple[np.ndarray, int]:
+    """``(counts [d_sae] float64, n_tokens)``: on how many of the texts' tokens (BOS excluded) each feature
+    fires, and how many tokens were read."""
+    from ..features import extract
+    from ..runtime import in_batches
+
+    def count(chunk: list[str]) -> list[tuple[np.ndarray, int]]:
+        rows = [per_sae[sae.name] for per_sae in extract(model, tokenizer, [sae], chunk, 1, max_tokens)]
+        return [(a.count_per_feature_array(), a.n_tokens - a.first_position) for a in rows]
+
+    rows = in_batches(count, list(texts), batch_size, desc="everyday rates")
+    if not rows:
+        return np.zeros(sae.d_sae), 0
+    return np.sum([c for c, _ in rows], axis=0), int(sum(n for _, n in rows))

@@ -25,12 +25,13 @@ from .records import FeatureDashboardData
 from .stats import HIST_EDGES
 from .token_profile import profile_rows, text_counts, top_tokens
 
-__all__ = ["Dashboards", "FORMAT_VERSION", "ARRAYS_FILE", "META_FILE", "LABELS_FILE", "histogram_dict"]
+__all__ = ["Dashboards", "FORMAT_VERSION", "ARRAYS_FILE", "META_FILE", "LABELS_FILE", "RATES_FILE", "histogram_dict"]
 
 FORMAT_VERSION = 1
 ARRAYS_FILE = "dashboards.safetensors"
 META_FILE = "meta.json"
 LABELS_FILE = "labels.json"
+RATES_FILE = "background_rates.json"  # features' rates on everyday text, for "what stands out" (sources.everyday_rates)
 
 
 class Dashboards:

@@ -1,6 +1,7 @@
 """The shipped data of the default SAE: its dashboards over the offline corpus, and the command line.
 
     python -m scope_widgets.analysis --default          # recompute the shipped dashboards and labels
+    python -m scope_widgets.analysis --rates            # only recount the features' rates on everyday text
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..saes import SAE
 from .activation_cache import precompute_activations
 from .corpus_pass import compute_dashboards
 from .dashboards_file import Dashboards
-from .sources import DEFAULT_DASHBOARDS_DIR
+from .sources import DEFAULT_DASHBOARDS_DIR, write_everyday_rates
 from .stats import sae_fingerprint
 
 __all__ = ["default_corpus_texts", "build_default", "main"]
@@ -85,6 +86,7 @@ def build_default(out: str | os.PathLike = DEFAULT_DASHBOARDS_DIR, target_tokens
                               checkpoint=ckpt, progress=progress, source=desc,
                               activation_cache=root / "activations" if activation_cache else None)
     dash.save(out)
+    write_everyday_rates(model, tokenizer, sae, out)
     return dash
 
 
@@ -96,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                                  description="Compute feature dashboards (the shipped ones of the default SAE with --default).")
     ap.add_argument("--default", action="store_true", help="compute the default SAE's dashboards and write them into the package")
     ap.add_argument("--relabel", action="store_true", help="only remake the automatic labels of the dashboards in --out")
+    ap.add_argument("--rates", action="store_true", help="only recount the default SAE's rates on everyday text into --out")
     ap.add_argument("--activations-only", action="store_true",
                     help="only cache the model's activations over the default corpus at --hook (no SAE needed)")
     ap.add_argument("--hook", default=None, help="hook point for --activations-only (default: the bundled SAE's)")
@@ -130,6 +133,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         dash.compute_auto_labels()
         dash.save_labels(args.out)
         print(f"relabelled {sum(1 for x in dash.auto_labels if x)} features in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        return
+    if args.rates:
+        model, tok = load_default_model()
+        sae = SAE.from_pretrained(str(DEFAULT_SAE_DIR), dtype=torch.float32, device=next(model.parameters()).device)
+        path = write_everyday_rates(model, tok, sae, args.out)
+        print(f"rates on everyday text written to {path} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         return
     if not args.default:
         ap.error("pass --default (or --activations-only); call compute_dashboards() from Python for other SAEs")

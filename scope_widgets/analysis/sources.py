@@ -11,21 +11,23 @@ import os
 import threading
 import warnings
 import weakref
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..features import FeatureReference
 from ..runtime import check_feature
+from .background import everyday_texts, firing_counts, texts_sha256
 from .corpus_pass import compute_dashboards
-from .dashboards_file import LABELS_FILE, META_FILE, Dashboards
+from .dashboards_file import LABELS_FILE, META_FILE, RATES_FILE, Dashboards
 from .gemma_scope_examples import ExampleLabels, GemmaScopeExamples, examples_dashboard
 from .label_store import LabelStore, labels_for
 from .records import FeatureDashboardData
 from .stats import sae_fingerprint
 
 __all__ = ["DEFAULT_DASHBOARDS_DIR", "SAMPLE_TEXTS", "builtin_texts", "shipped_dashboards", "dashboards_for",
-           "feature_labels", "feature_dashboard", "max_activation", "reference_for", "reference_from"]
+           "feature_labels", "feature_dashboard", "max_activation", "reference_for", "reference_from", "everyday_rates", "write_everyday_rates"]
 
 DEFAULT_DASHBOARDS_DIR = Path(__file__).resolve().parents[1] / "data" / "default_dashboards"
 
@@ -112,6 +114,7 @@ _locks: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _global_lock = threading.Lock()
 _shipped: dict[str, Dashboards] = {}
 _references: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_reference_lock = threading.Lock()
 
 
 def shipped_dashboards(directory: str | os.PathLike = DEFAULT_DASHBOARDS_DIR) -> Dashboards | None:
@@ -211,18 +214,53 @@ def max_activation(model, tokenizer, sae, feature: int) -> float:
     return float(source.max_activation[feature])
 
 
-def reference_for(sae) -> FeatureReference | None:
+def reference_for(sae, model=None, tokenizer=None) -> FeatureReference | None:
     """The usual per-feature levels (for ``FeatureActivations.standout``) from the SAE's shipped
-    dashboards; None for an SAE without them (cheap: never computes anything)."""
-    if sae in _references:
-        return _references[sae]
-    ref = None
-    if _is_shipped_for(sae):
-        dash = shipped_dashboards()
-        if dash is not None:
-            ref = reference_from(dash)
-    _references[sae] = ref
-    return ref
+    dashboards; None for an SAE without them (cheap: never computes anything). With the ``model`` and
+    ``tokenizer``, each feature's rate on everyday text (:func:`everyday_rates`) is added."""
+    with _reference_lock:
+        if sae not in _references:
+            ref = None
+            if _is_shipped_for(sae):
+                dash = shipped_dashboards()
+                if dash is not None:
+                    ref = reference_from(dash)
+            _references[sae] = ref
+        ref = _references[sae]
+        if ref is not None and ref.background_count is None and model is not None and tokenizer is not None:
+            counts, n_tokens = everyday_rates(model, tokenizer, sae)
+            ref = _references[sae] = replace(ref, background_count=counts, background_tokens=n_tokens)
+        return ref
+
+
+def everyday_rates(model, tokenizer, sae, directory: str | os.PathLike = DEFAULT_DASHBOARDS_DIR) -> tuple[np.ndarray, int]:
+    """``(counts [d_sae], n_tokens)``: on how many tokens of :func:`.background.everyday_texts` each
+    feature fires. Read from the shipped ``background_rates.json`` when it was made for this SAE (its
+    weights' fingerprint) and these texts (their hash); otherwise counted (a pass over about 8,000 tokens:
+    a few seconds on a laptop's CPU)."""
+    texts = everyday_texts()
+    path = Path(directory) / RATES_FILE
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if (data.get("sae_name") == sae.name and data.get("sae_fingerprint") == sae_fingerprint(sae)
+                and data.get("texts_sha256") == texts_sha256(texts) and data.get("d_sae") == sae.d_sae):
+            counts = np.zeros(sae.d_sae)
+            for k, v in data["counts"].items():
+                counts[int(k)] = v
+            return counts, int(data["n_tokens"])
+    return firing_counts(model, tokenizer, sae, texts)
+
+
+def write_everyday_rates(model, tokenizer, sae, directory: str | os.PathLike = DEFAULT_DASHBOARDS_DIR) -> Path:
+    """Count :func:`everyday_rates` and write them (non-zero counts only) to ``directory/background_rates.json``."""
+    texts = everyday_texts()
+    counts, n_tokens = firing_counts(model, tokenizer, sae, texts)
+    data = {"sae_name": sae.name, "sae_fingerprint": sae_fingerprint(sae), "d_sae": sae.d_sae,
+            "texts_sha256": texts_sha256(texts), "n_texts": len(texts), "n_tokens": n_tokens,
+            "counts": {str(i): int(counts[i]) for i in np.flatnonzero(counts)}}
+    path = Path(directory) / RATES_FILE
+    path.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
+    return path
 
 
 def reference_from(dash: Dashboards) -> FeatureReference:

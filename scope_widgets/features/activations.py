@@ -5,9 +5,10 @@ every feature over the text (BOS excluded), and the SAE's input at every token. 
 feature's activation at every token is recomputed exactly (one column of the encoder), so a 262k-wide
 SAE never needs an ``[n_tokens, d_sae]`` matrix unless ``dense()`` is asked for.
 
-Two rankings of the text's features: ``top`` by raw activation, and ``standout`` by activation relative to
-each feature's usual strong activation (``reference``, from the SAE's dashboards), which puts the features
-about this text's content ahead of those that fire strongly on every text (commas, "is").
+Two rankings of the text's features: ``top`` by raw activation, and ``standout`` by how many more of the
+text's tokens a feature fires on than its usual rate predicts (``reference``: its density in the SAE's
+dashboards corpus and its rate on the built-in everyday background), which puts the features about this
+text's content ahead of those that fire on every text (commas, "is") and of rare ones that fire once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class FeatureReference:
 
     usual_max: np.ndarray  # [d_sae] e.g. the median of its top examples' maxima (0 when never seen)
     density: np.ndarray  # [d_sae] fraction of tokens where it fires
+    # on ordinary everyday sentences (``analysis.background``): tokens where each feature fires, of how many;
+    # the corpus alone would call features of everyday prose rare when the corpus has code and documentation
+    background_count: np.ndarray | None = None  # [d_sae]
+    background_tokens: int = 0
 
     def ratio(self, max_here: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(max_here / usual_max, log(1 / density))``; features never seen in the corpus count as rare."""
@@ -37,6 +42,16 @@ class FeatureReference:
         floor = 1.0 / 1e7
         idf = np.log(1.0 / np.clip(self.density, floor, 1.0))
         return ratio, idf
+
+    def usual_rate(self) -> np.ndarray:
+        """``[d_sae]``: the share of tokens each feature is expected to fire on: the larger of its corpus
+        density and its rate on the background, counted as if it had fired once more there (so a feature
+        never seen on the background's few hundred tokens is not taken for one that never fires)."""
+        rate = np.clip(np.asarray(self.density, dtype=np.float64), 1e-7, 1.0)
+        if self.background_count is not None and self.background_tokens > 0:
+            seen = (np.asarray(self.background_count, dtype=np.float64) + 1.0) / (self.background_tokens + 1.0)
+            rate = np.maximum(rate, seen)
+        return rate
 
 
 @dataclass
@@ -53,6 +68,7 @@ class FeatureActivations:
     has_bos: bool = True
     truncated: bool = False
     max_per_feature: torch.Tensor | None = field(default=None, repr=False)  # [d_sae], BOS excluded
+    count_per_feature: torch.Tensor | None = field(default=None, repr=False)  # [d_sae] tokens it fires on, BOS excluded
     reference: "FeatureReference | None" = field(default=None, repr=False)  # per-feature usual levels, for standout()
 
     # ------------------------------------------------------------------ basics
@@ -98,17 +114,37 @@ class FeatureActivations:
     def standout(self, k: int = 10, min_ratio: float = 0.2) -> list[tuple[int, float]]:
         """The ``k`` features that stand out in this text, as ``(feature_id, score)``, highest first.
 
-        ``score = min(max_here / usual_max, 1.5) * log(1 / density)``: how strongly the feature fires here
-        against its usual strong activation, times how rare it is. Features firing at under ``min_ratio``
-        of their usual level are left out. Without reference statistics this is ``top(k)``.
+        A feature stands out when it fires on more of the text's tokens than its usual rate
+        (``reference.usual_rate()``) predicts: ``score`` is how surprising its count ``c`` is when ``m`` were
+        expected, ``c * log(c / m) - c + m`` (the Poisson tail's exponent, in nats; 0 when ``c <= m``). A
+        feature about the text's subject fires on many of its tokens; a comma feature fires about as often
+        as anywhere; a rare feature that fires once in a long text is little evidence. Features firing at
+        under ``min_ratio`` of their usual strong activation are left out. Without reference statistics this
+        is ``top(k)``.
         """
         k = self._check_k(k)
         if self.reference is None:
             return self.top(k)
-        ratio, idf = self.reference.ratio(self.max_per_feature.float().cpu().numpy())
-        score = np.where(ratio >= min_ratio, np.minimum(ratio, 1.5) * idf, 0.0)
+        ratio, _ = self.reference.ratio(self.max_per_feature.float().cpu().numpy())
+        counts = self.count_per_feature_array()
+        expected = max(1, self.n_tokens - self.first_position) * self.reference.usual_rate()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            surprise = np.where(counts > expected, counts * np.log(counts / expected) - counts + expected, 0.0)
+        score = np.where(ratio >= min_ratio, surprise, 0.0)
         ids = np.argsort(-score, kind="stable")[:k]
         return [(int(i), float(score[i])) for i in ids if score[i] > 0]
+
+    def count_per_feature_array(self) -> np.ndarray:
+        """``[d_sae]`` float64: how many of the text's tokens (BOS excluded) each feature fires on."""
+        if self.count_per_feature is None:  # built by hand without counts: encode once, in chunks
+            x = self.inputs[self.first_position :]
+            total = torch.zeros(self.sae.d_sae, dtype=torch.int64, device=x.device)
+            step = encode_chunk_rows(self.sae, x.device)
+            with torch.no_grad():
+                for start in range(0, x.shape[0], step):
+                    total += (self.sae.encode(x[start : start + step]) > 0).sum(0)
+            self.count_per_feature = total.to(torch.int32)
+        return self.count_per_feature.cpu().numpy().astype(np.float64)
 
     def top_at(self, pos: int, k: int = 10) -> list[tuple[int, float]]:
         """The ``k`` strongest features at one token position, as ``(feature_id, activation)``."""

@@ -1,7 +1,7 @@
 """Sparse encoding: an SAE applied to many tokens in chunks, keeping only the top-k per token.
 
 A 262k-wide SAE never materialises ``[n_tokens, d_sae]``: each chunk is encoded, its top-k kept, and the
-per-feature maximum over the counted tokens (BOS left out) accumulated.
+per-feature maximum and firing count over the counted tokens (BOS left out) accumulated.
 """
 
 from __future__ import annotations
@@ -25,21 +25,24 @@ def encode_chunk_rows(sae, device: torch.device) -> int:
 
 @dataclass
 class SparseEncoding:
-    """What encoding keeps: per-token top-k and the per-feature maximum over non-BOS tokens."""
+    """What encoding keeps: per-token top-k, and per feature its maximum and the number of tokens it fires
+    on, over non-BOS tokens."""
 
     top_ids: torch.Tensor  # [n, k] int
     top_values: torch.Tensor  # [n, k] float
     max_per_feature: torch.Tensor  # [d_sae] float32
+    count_per_feature: torch.Tensor | None = None  # [d_sae] int32
 
 
 def encode_sparse(sae, inputs: torch.Tensor, k: int, first_counted: int = 0) -> SparseEncoding:
     """Encode ``inputs [n, d_in]`` in chunks; keep the top ``k`` features per token and each feature's max
-    over tokens ``first_counted..n-1`` (pass 1 to leave BOS out of the maximum)."""
+    and firing count over tokens ``first_counted..n-1`` (pass 1 to leave BOS out of both)."""
     n = inputs.shape[0]
     k = min(k, sae.d_sae)
     step = encode_chunk_rows(sae, inputs.device)
     ids, values = [], []
     max_per_feature = torch.zeros(sae.d_sae, dtype=torch.float32, device=inputs.device)
+    count_per_feature = torch.zeros(sae.d_sae, dtype=torch.int32, device=inputs.device)
     with torch.no_grad():
         for start in range(0, n, step):
             f = sae.encode(inputs[start : start + step])  # [chunk, d_sae]
@@ -49,4 +52,5 @@ def encode_sparse(sae, inputs: torch.Tensor, k: int, first_counted: int = 0) -> 
             counted = f[max(0, first_counted - start) :]
             if counted.shape[0]:
                 max_per_feature = torch.maximum(max_per_feature, counted.amax(dim=0).float())
-    return SparseEncoding(torch.cat(ids), torch.cat(values), max_per_feature)
+                count_per_feature += (counted > 0).sum(dim=0, dtype=torch.int32)
+    return SparseEncoding(torch.cat(ids), torch.cat(values), max_per_feature, count_per_feature)

@@ -53,6 +53,7 @@ def extract(
                 has_bos=has_bos,
                 truncated=truncated,
                 max_per_feature=sparse.max_per_feature,
+                count_per_feature=sparse.count_per_feature,
                 reference=(references or {}).get(s.name),
             )
         results.append(per_sae)

@@ -151,8 +151,8 @@ class ActivationTraits(traitlets.HasTraits):
     columns = traitlets.Bytes(b"").tag(sync=True)  # float32 [len(column_ids), n_tokens]
     labels = traitlets.Dict().tag(sync=True)  # {str(feature id): label}
     sae_name = traitlets.Unicode("").tag(sync=True)
-    # how the list orders the text's features: "standout" (against each feature's usual level and density,
-    # the kernel's order of column_ids) or "strongest" (by max activation); a click switches in the browser
+    # how the list orders the text's features: "standout" (firing on more tokens than the feature's usual
+    # rate predicts, the kernel's order of column_ids) or "strongest" (by max activation); a click switches in the browser
     ranking = traitlets.Enum(("standout", "strongest"), "standout").tag(sync=True)
 
     _acts: Any = None
