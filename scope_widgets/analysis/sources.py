@@ -216,8 +216,8 @@ def max_activation(model, tokenizer, sae, feature: int) -> float:
 
 def reference_for(sae, model=None, tokenizer=None) -> FeatureReference | None:
     """The usual per-feature levels (for ``FeatureActivations.standout``) from the SAE's shipped
-    dashboards; None for an SAE without them (cheap: never computes anything). With the ``model`` and
-    ``tokenizer``, each feature's rate on everyday text (:func:`everyday_rates`) is added."""
+    dashboards; None for an SAE without them. With the ``model`` and ``tokenizer``, each feature's rate on
+    everyday text (:func:`everyday_rates`) is added; without them nothing is ever computed."""
     with _reference_lock:
         if sae not in _references:
             ref = None
@@ -237,7 +237,7 @@ def everyday_rates(model, tokenizer, sae, directory: str | os.PathLike = DEFAULT
     """``(counts [d_sae], n_tokens)``: on how many tokens of :func:`.background.everyday_texts` each
     feature fires. Read from the shipped ``background_rates.json`` when it was made for this SAE (its
     weights' fingerprint) and these texts (their hash); otherwise counted (a pass over about 8,000 tokens:
-    a few seconds on a laptop's CPU)."""
+    8 seconds for Gemma 3 270M on 2 CPU cores)."""
     texts = everyday_texts()
     path = Path(directory) / RATES_FILE
     if path.is_file():
