@@ -11,8 +11,8 @@ The rules:
 - ``reading``: ``scope.search(word)``'s top feature;
 - ``trial`` (what ``scope.search(word, steer=True)`` did before): search's eight best readers tried in
   greedy continuations of a few neutral openings, the one that turned most of them to the concept first;
-- ``output`` (what ``scope.search(word, steer=True)`` does now, ``analysis/steerable.py``): of search's 48
-  best readers, the one that makes the concept's words likeliest as the next token when added (at 1 or 1.5
+- ``output`` (what ``scope.search(word, steer=True)`` does now, ``analysis/steerable.py``): of search's
+  ``STEER_POOL`` best readers (24; 48 when the docs' table was measured), the one that makes the concept's words likeliest as the next token when added (at 1 or 1.5
   times its steering scale) to neutral text: the trial openings followed by the unsteered model's own
   continuations, read teacher-forced, every position after the opening. The concept's words are the word
   and its 16 nearest embedding neighbours, as whole-word tokens after a space (capitalised too). This is

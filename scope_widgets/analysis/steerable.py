@@ -44,8 +44,10 @@ TRIAL_PROMPTS = ("It was a quiet afternoon, and", "The first thing I noticed was
 TRIAL_SCALES = (0.6, 1.0, 1.5)
 #: At most this many hits are tried in greedy continuations (the rest keep ``steers=None``).
 STEER_CANDIDATES = 8
-#: How many of search's best readers are ranked by what they write.
-STEER_POOL = 48
+#: How many of search's best readers are ranked by what they write: every pick that steered on the default
+#: SAE's 41 benchmark concepts was among the first 20, and picks from further down only outwrote better
+#: readers (docs/default_sae.md).
+STEER_POOL = 24
 #: Coefficients at which what a feature writes is measured, in units of its steering scale (the best counts).
 WRITING_SCALES = (1.0, 1.5)
 _NEW_TOKENS = 20
