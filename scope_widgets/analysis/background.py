@@ -130,9 +130,9 @@ def firing_counts(model, tokenizer, sae, texts: Sequence[str], batch_size: int =
     from ..features import extract
     from ..runtime import in_batches
 
-    def count(chunk: list[str]) -> list[tuple[np.ndarray, int]]:
+    def count(chunk: list[str]) -> list[tuple[np.ndarray, int]]:  # one sum per chunk: a wide SAE's rows are large
         rows = [per_sae[sae.name] for per_sae in extract(model, tokenizer, [sae], chunk, 1, max_tokens)]
-        return [(a.count_per_feature_array(), a.n_tokens - a.first_position) for a in rows]
+        return [(np.sum([a.count_per_feature_array() for a in rows], axis=0), sum(a.n_tokens - a.first_position for a in rows))]
 
     rows = in_batches(count, list(texts), batch_size, desc="everyday rates")
     if not rows:
