@@ -263,7 +263,7 @@ class Scope:
         how far apart the means are and a bonus for features that promote the word.
         ``scope.search(examples=[...], against=[...])`` scores the
         separation of your own texts (``against`` defaults to the background); ``hit.score`` is the AUROC.
-        ``steer=True`` (with a word; a few seconds more) puts first the candidates that, added to neutral
+        ``steer=True`` (with a word; about half a minute more on 2 CPU cores) puts first the candidates that, added to neutral
         text, make the word and its near neighbours likeliest (``hit.writes``), and tries the first few in
         greedy continuations: ``hit.steers``, ``hit.steer_coefficient`` (a good slider value).
         """

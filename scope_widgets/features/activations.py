@@ -35,13 +35,10 @@ class FeatureReference:
     background_count: np.ndarray | None = None  # [d_sae]
     background_tokens: int = 0
 
-    def ratio(self, max_here: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(max_here / usual_max, log(1 / density))``; features never seen in the corpus count as rare."""
+    def ratio(self, max_here: np.ndarray) -> np.ndarray:
+        """``max_here / usual_max`` per feature; 0 for features never seen in the corpus."""
         usual = np.where(self.usual_max > 0, self.usual_max, np.inf)
-        ratio = np.where(np.isfinite(usual), max_here / usual, 0.0)
-        floor = 1.0 / 1e7
-        idf = np.log(1.0 / np.clip(self.density, floor, 1.0))
-        return ratio, idf
+        return np.where(np.isfinite(usual), max_here / usual, 0.0)
 
     def usual_rate(self) -> np.ndarray:
         """``[d_sae]``: the share of tokens each feature is expected to fire on: the larger of its corpus
@@ -125,7 +122,7 @@ class FeatureActivations:
         k = self._check_k(k)
         if self.reference is None:
             return self.top(k)
-        ratio, _ = self.reference.ratio(self.max_per_feature.float().cpu().numpy())
+        ratio = self.reference.ratio(self.max_per_feature.float().cpu().numpy())
         counts = self.count_per_feature_array()
         expected = max(1, self.n_tokens - self.first_position) * self.reference.usual_rate()
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -137,12 +134,9 @@ class FeatureActivations:
     def count_per_feature_array(self) -> np.ndarray:
         """``[d_sae]`` float64: how many of the text's tokens (BOS excluded) each feature fires on."""
         if self.count_per_feature is None:  # built by hand without counts: encode once, in chunks
-            x = self.inputs[self.first_position :]
-            total = torch.zeros(self.sae.d_sae, dtype=torch.int64, device=x.device)
-            step = encode_chunk_rows(self.sae, x.device)
-            with torch.no_grad():
-                for start in range(0, x.shape[0], step):
-                    total += (self.sae.encode(x[start : start + step]) > 0).sum(0)
+            total = torch.zeros(self.sae.d_sae, dtype=torch.int64, device=self.inputs.device)
+            for f in self._encoded_chunks():
+                total += (f > 0).sum(0)
             self.count_per_feature = total.to(torch.int32)
         return self.count_per_feature.cpu().numpy().astype(np.float64)
 
@@ -179,13 +173,19 @@ class FeatureActivations:
     def mean_per_feature(self) -> torch.Tensor:
         """Each feature's mean activation over the text (BOS excluded), ``[d_sae]`` float32, encoded in chunks
         (no ``[n_tokens, d_sae]`` tensor for long texts and wide SAEs)."""
+        total = torch.zeros(self.sae.d_sae, dtype=torch.float32, device=self.inputs.device)
+        for f in self._encoded_chunks():
+            total += f.float().sum(0)
+        return total / max(1, self.n_tokens - self.first_position)
+
+    def _encoded_chunks(self):
+        """All features of the counted (non-BOS) tokens, ``[rows, d_sae]`` a chunk at a time, so that no
+        ``[n_tokens, d_sae]`` tensor is held for long texts and wide SAEs."""
         x = self.inputs[self.first_position :]
-        total = torch.zeros(self.sae.d_sae, dtype=torch.float32, device=x.device)
         step = encode_chunk_rows(self.sae, x.device)
         with torch.no_grad():
             for start in range(0, x.shape[0], step):
-                total += self.sae.encode(x[start : start + step]).float().sum(0)
-        return total / max(1, x.shape[0])
+                yield self.sae.encode(x[start : start + step])
 
     def max_activation(self, i: int) -> float:
         """The maximum of feature ``i`` over the text (BOS excluded)."""

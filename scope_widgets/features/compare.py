@@ -38,7 +38,7 @@ def compare(a, b, k: int = 20, by: str = "max") -> list[tuple[int, float, float]
     else:
         if a.reference is None:
             raise ValueError("by='relative' needs the SAE's usual activation levels (its dashboards); use by='max'")
-        va, vb = (torch.from_numpy(x.reference.ratio(x.max_per_feature.float().cpu().numpy())[0]).float() for x in (a, b))
+        va, vb = (torch.from_numpy(x.reference.ratio(x.max_per_feature.float().cpu().numpy())).float() for x in (a, b))
     va, vb = va.cpu(), vb.cpu()
     diff = (va - vb).abs()
     order = diff.argsort(descending=True)[: min(k, diff.numel())]
