@@ -122,6 +122,19 @@ def test_the_shipped_everyday_rates_are_the_default_sae_s_and_used(scope):
     assert ref.background_count[int(next(iter(data["counts"])))] == next(iter(data["counts"].values()))
 
 
+def test_the_explorer_opens_on_the_first_feature_of_its_list(scope):
+    """The heatmap and dashboard open on the feature the list puts first (what stands out), not on the
+    strongest one: in code the strongest is a line-break feature that the list does not show."""
+    text = 'def greet(name):\n    """Say hello to someone."""\n    print(f"Hello, {name}!")'
+    acts = scope.features(text)
+    first = acts.standout(1)[0][0]
+    assert first != acts.top(1)[0][0]  # otherwise this test shows nothing
+    explorer = sw.Explorer(scope, text)
+    assert explorer.selected_feature == first == explorer.column_ids[0]
+    assert explorer.wait_dashboard(60) and explorer.dashboard["feature"] == first
+    assert sw.TokenHeatmap(acts, scope=scope).feature == first
+
+
 def test_what_stands_out_in_a_paragraph_is_about_its_subject(scope):
     """The Explorer's list opens on features about the text: for paragraphs on the 27 concepts of the
     reading suite, the first feature of ``standout()`` separates that concept's sentences (AUROC >= 0.8)

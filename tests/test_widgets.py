@@ -15,7 +15,7 @@ import traitlets
 from scope_widgets.widgets import Explorer, FeatureDashboard, FeatureList, SteeringPanel, TokenHeatmap
 from scope_widgets.widgets._base import BUNDLE, LatestWorker, ScopeWidget
 from scope_widgets.widgets._dashboard import dashboard_state
-from scope_widgets.widgets.wire import pack_activations
+from scope_widgets.widgets.wire import listed_features, pack_activations
 
 
 # ---------------------------------------------------------------------------------------------- fakes
@@ -162,7 +162,7 @@ def test_heatmap_state_is_binary_on_the_wire():
     assert len(by_path[("top_ids",)]) == 6 * 4 * 4
     assert len(by_path[("top_values",)]) == 6 * 4 * 4
     assert state["view"] == "heatmap"
-    assert state["feature"] == acts.top(1)[0][0]  # None means: the strongest feature
+    assert state["feature"] == listed_features(acts, 1)[0] == state["column_ids"][0]  # None: the list's first
     assert state["selected_token"] is None
     assert state["labels"] == {}  # labels come with a scope (see below)
     # no float lists in the JSON part
@@ -296,7 +296,7 @@ def test_explorer_state_and_traits():
     scope = FakeScope()
     ex = Explorer(scope, "some text")
     assert scope.text == "some text" and ex.prompt == "some text"
-    assert ex.selected_feature == scope.acts.top(1)[0][0]
+    assert ex.selected_feature == listed_features(scope.acts, 1)[0] == ex.column_ids[0]
     assert ex.wait_dashboard(10)
     assert ex.dashboard["feature"] == ex.selected_feature
     assert ex.feature_max[str(ex.selected_feature)] == 12.0

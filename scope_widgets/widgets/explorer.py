@@ -10,7 +10,7 @@ from ._attribution import AttributionTraits
 from ..runtime import check_text
 from ._base import LatestWorker, ScopeWidget
 from ._dashboard import DashboardTraits, fill_feature_max
-from .wire import DEFAULT_K, DEFAULT_N_FEATURES, ActivationTraits, gather_labels
+from .wire import DEFAULT_K, DEFAULT_N_FEATURES, ActivationTraits, first_listed, gather_labels
 from ._steering import SteeringTraits
 from ._traits import coefficients_trait, optional_feature, optional_position
 
@@ -51,7 +51,6 @@ class Explorer(ActivationTraits, DashboardTraits, SteeringTraits, AttributionTra
         self._set_activations(acts, k=None, n_features=n_features, scope=scope)
         self.text = self.analysed_text = text
         self._init_dashboards(scope)
-        top = acts.top(1)
         with self.hold_sync():
             self.prompt = text
             self.method = method
@@ -59,7 +58,7 @@ class Explorer(ActivationTraits, DashboardTraits, SteeringTraits, AttributionTra
             self.temperature = temperature
             self.seed = seed
             self.steering = dict(steering or {})
-            self.selected_feature = int(top[0][0]) if top else None
+            self.selected_feature = first_listed(acts)  # the list's first row: what stands out most
         self._init_steering(scope, "steering")
         self._init_attribution(scope, text, self.n_tokens)
         self.observe(self._on_selected_feature, names="selected_feature")

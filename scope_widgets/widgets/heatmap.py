@@ -7,7 +7,7 @@ from typing import Any
 import traitlets
 
 from ._base import ScopeWidget
-from .wire import DEFAULT_N_FEATURES, ActivationTraits
+from .wire import DEFAULT_N_FEATURES, ActivationTraits, first_listed
 from ._traits import optional_feature, optional_position
 
 
@@ -15,7 +15,8 @@ class TokenHeatmap(ActivationTraits, ScopeWidget):
     """The text as tokens, each coloured by the activation of ``feature`` (BOS excluded from the scale).
 
     Hover or focus a token for its top features; click, Enter or Space selects it
-    (``selected_token``); arrow keys move. ``feature=None`` colours by the text's strongest feature.
+    (``selected_token``); arrow keys move. ``feature=None`` colours by the first feature its list shows (the one
+    that stands out most in the text, or the strongest without reference statistics).
 
     Synced traits: ``feature``, ``selected_token``.
     """
@@ -28,10 +29,7 @@ class TokenHeatmap(ActivationTraits, ScopeWidget):
                  k: int | None = None, n_features: int = DEFAULT_N_FEATURES, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._set_activations(acts, k=k, n_features=n_features, scope=scope, labels=labels)
-        if feature is None:
-            top = acts.top(1)
-            feature = int(top[0][0]) if top else None
-        self.feature = feature
+        self.feature = first_listed(acts) if feature is None else feature
 
     def __repr__(self) -> str:
         return f"TokenHeatmap({self.n_tokens} tokens, feature={self.feature})"

@@ -55,6 +55,13 @@ def listed_features(acts: Any, n_features: int) -> list[int]:
     return ids[:n_features]
 
 
+def first_listed(acts: Any) -> int | None:
+    """The feature a widget shows first: the top of its list (what stands out most in the text, see
+    :func:`listed_features`), so the heatmap and dashboard open on the list's first row; None for no feature."""
+    ids = listed_features(acts, 1)
+    return ids[0] if ids else None
+
+
 def pack_activations(acts: Any, *, k: int | None = None, n_features: int = DEFAULT_N_FEATURES) -> dict:
     """The data traits for ``acts`` (see ``ActivationTraits``)."""
     buffers = top_k_buffers(acts, k)
