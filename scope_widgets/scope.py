@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -205,7 +206,7 @@ class Scope:
 
     def _features_batch(self, texts: list[str], k: int, sae, limit: int):
         saes = self.resolve_saes(sae)
-        refs = {s.name: r for s in saes if (r := self._reference(s)) is not None}
+        refs = {s.name: self._reference(s) for s in saes}
         per_text = extract(self.model, self.tokenizer, saes, texts, k, limit, refs, cut_hint=self.max_tokens if limit < self.max_tokens else None)
         return [per_sae if sae == "all" else per_sae[saes[0].name] for per_sae in per_text]
 
@@ -219,11 +220,11 @@ class Scope:
         return compare(a, b, k, by)
 
     def _reference(self, sae):
-        """The SAE's usual per-feature levels from its shipped dashboards and the everyday background (None
-        when it has no shipped dashboards)."""
-        from .analysis.sources import reference_for
+        """The SAE's usual per-feature levels from its shipped dashboards and the everyday background; for
+        an SAE without them, a function that counts them on everyday text when a ranking first needs them."""
+        from .analysis.sources import everyday_reference, reference_for
 
-        return reference_for(sae, self.model, self.tokenizer)
+        return reference_for(sae, self.model, self.tokenizer) or partial(everyday_reference, self.model, self.tokenizer, sae)
 
     def attribute(self, text: str, position: int = -1, target=None, contrast=None, sae=None):
         """Why the model predicts ``target`` after token ``position`` of ``text``: the attribution of its logit

@@ -38,11 +38,26 @@ def test_compare_by_mean(scope):
     assert abs(x - y) == pytest.approx(np.abs(mean_a - mean_b).max(), rel=1e-4)
 
 
+def test_compare_relative_on_an_sae_without_shipped_levels(scope):
+    """A random SAE has no dashboards: its usual strengths are counted on everyday text when first needed."""
+    result = scope.compare(A, B, k=5, by="relative")
+    a, b = scope.features([A, B])
+    usual = a.usual_levels().usual_max
+    assert b.usual_levels() is a.usual_levels() and (usual > 0).any()
+    ratio = lambda acts: np.where(usual > 0, acts.max_per_feature.numpy() / np.where(usual > 0, usual, 1), 0.0)
+    ra, rb = ratio(a), ratio(b)
+    assert result and abs(result[0][1] - result[0][2]) == pytest.approx(np.abs(ra - rb).max(), rel=1e-5)
+    for f, x, y in result:
+        assert x == pytest.approx(ra[f], rel=1e-5) and y == pytest.approx(rb[f], rel=1e-5)
+
+
 def test_bad_comparisons_are_refused(scope):
     with pytest.raises(ValueError, match="by must be one of"):
         scope.compare(A, B, by="median")
+    acts_a, acts_b = scope.features([A, B])
+    acts_a.reference_source = None  # built by hand, without usual levels
     with pytest.raises(ValueError, match="usual activation levels"):
-        scope.compare(A, B, by="relative")  # a random SAE has no dashboards
+        compare(acts_a, acts_b, by="relative")
     with pytest.raises(ValueError, match="empty"):
         scope.compare(A, "  ")
     other = tiny_scope(seed=1)
@@ -53,7 +68,8 @@ def test_bad_comparisons_are_refused(scope):
 def test_the_widget_holds_both_texts_and_the_differences(scope):
     w = Compare(scope, A, B, k=8)
     assert w.view == "compare" and w.text_a == A and w.text_b == B
-    assert w.differences == scope.compare(A, B, k=8)
+    assert w.by == "relative"  # against the usual levels, counted on everyday text for a random SAE
+    assert w.differences == scope.compare(A, B, k=8, by="relative")
     assert w.diff_ids == [f for f, _, _ in w.differences] and w.selected_feature == w.diff_ids[0]
     np.testing.assert_allclose(np.frombuffer(w.diff_a, "<f4"), [x for _, x, _ in w.differences], rtol=1e-6)
     for side, acts in (("a", w.activations("a")), ("b", w.activations("b"))):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 import scope_widgets as sw
+from scope_widgets.features import FeatureReference
 from tiny_models import hook_count
 
 pytestmark = pytest.mark.slow
@@ -144,6 +146,17 @@ def test_what_stands_out_in_a_paragraph_is_about_its_subject(scope):
     suite = json.loads((E.DATA / "concepts.json").read_text())
     _, per = E.concept_scores(scope, suite)
     got = E.standout_scores(scope, suite, per)
+    assert got["standout"]["first_about_the_text"] >= 18, got["per_concept"]
+    assert got["standout"]["about_the_text_in_first_k"] >= 2 * got["top"]["about_the_text_in_first_k"] + 20
+
+    # an SAE without shipped levels (a Gemma Scope SAE, your own) has them counted on everyday text alone:
+    # the same weights under another name rank as well (measured: 22 of 27, 67 of 135)
+    sae = scope.sae
+    twin = sw.SAE.from_config(dataclasses.replace(sae.cfg, name="the default SAE, not shipped"),
+                              {k: v for k, v in sae.named_parameters()})
+    other = sw.Scope(scope.model, scope.tokenizer, twin)
+    assert other._reference(twin) is not None and not isinstance(other._reference(twin), FeatureReference)
+    got = E.standout_scores(other, suite, per)
     assert got["standout"]["first_about_the_text"] >= 18, got["per_concept"]
     assert got["standout"]["about_the_text_in_first_k"] >= 2 * got["top"]["about_the_text_in_first_k"] + 20
 

@@ -163,12 +163,46 @@ def test_standout_ranks_by_how_much_more_often_a_feature_fires_than_usual():
     weak[topic] = acts.max_per_feature.numpy()[topic] / 0.1
     acts.reference = FeatureReference(usual_max=weak, density=density)
     assert acts.standout(16) == []
+    # ...but one never seen firing in the reference (no usual strength) is judged by its count alone
+    unseen = usual.copy()
+    unseen[topic] = 0.0
+    acts.reference = FeatureReference(usual_max=unseen, density=density)
+    assert [i for i, _ in acts.standout(16)] == [topic]
     # a rate seen on everyday text counts when it is the larger: the feature is usual there
     acts.reference = FeatureReference(usual_max=usual, density=density, background_count=np.where(
         np.arange(16) == topic, counts[topic], 0.0) * 100 / n, background_tokens=100)
     assert topic not in [i for i, _ in acts.standout(16)]
-    acts.reference = None
+    acts.reference = acts.reference_source = None  # no reference at all (built by hand): the raw ranking
     assert acts.standout(3) == acts.top(3)
+
+
+def test_an_sae_without_shipped_levels_counts_them_on_everyday_text_once_and_unsteered():
+    """A Gemma Scope SAE or your own has no shipped reference: the first ranking that needs one counts each
+    feature's rate and largest activation on the everyday texts (one pass, once per SAE, never steered)."""
+    from scope_widgets.analysis.background import everyday_texts, firing_stats
+
+    scope = make_scope(d_sae=16)
+    text = "The cat sat on the mat and the dog sat on the rug."
+    acts = scope.features(text)
+    assert acts.reference is None and callable(acts.reference_source)  # nothing counted yet: top() stays free
+    ranked = acts.standout(16)
+    ref = acts.reference
+    counts, maxima, n_tokens = firing_stats(scope.model, scope.tokenizer, scope.sae, everyday_texts())
+    assert ref.background_tokens == n_tokens > 1000
+    np.testing.assert_array_equal(ref.background_count, counts)
+    np.testing.assert_allclose(ref.usual_max, maxima)
+    c, m = acts.count_per_feature_array(), (acts.n_tokens - 1) * (counts + 1) / (n_tokens + 1)
+    score = np.where((c > m) & ((acts.max_per_feature.numpy() >= 0.2 * maxima) | (maxima <= 0)),
+                     c * np.log(np.maximum(c, 1) / m) - c + m, 0.0)
+    assert [i for i, _ in ranked] == [i for i in np.argsort(-score, kind="stable") if score[i] > 0][:16]
+    assert scope.features("Another text.").usual_levels() is ref  # counted once per SAE
+
+    # first needed inside a steer block: still counted on the unsteered model (hooks are per thread)
+    twin = Scope(scope.model, scope.tokenizer, SAE.random(scope.model.config.hidden_size, 16, layer=1, seed=0, threshold=0.3))
+    with twin.steer({int(np.argmax(counts)): 40.0}):
+        steered = twin.features(text)
+        steered.standout(3)
+    np.testing.assert_array_equal(steered.reference.background_count, counts)
 
 
 def test_a_topic_feature_that_fires_often_outranks_a_rare_one_that_fires_once():

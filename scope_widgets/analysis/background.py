@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["BACKGROUND", "everyday_texts", "firing_counts", "texts_sha256"]
+__all__ = ["BACKGROUND", "everyday_texts", "firing_counts", "firing_stats", "texts_sha256"]
 
 _EVERYDAY_PROSE = Path(__file__).resolve().parents[1] / "data" / "eval" / "everyday_prose.json"
 
@@ -127,14 +127,26 @@ def texts_sha256(texts: Sequence[str]) -> str:
 def firing_counts(model, tokenizer, sae, texts: Sequence[str], batch_size: int = 8, max_tokens: int = 512) -> tuple[np.ndarray, int]:
     """``(counts [d_sae] float64, n_tokens)``: on how many of the texts' tokens (BOS excluded) each feature
     fires, and how many tokens were read."""
+    counts, _, n_tokens = firing_stats(model, tokenizer, sae, texts, batch_size, max_tokens)
+    return counts, n_tokens
+
+
+def firing_stats(model, tokenizer, sae, texts: Sequence[str], batch_size: int = 8,
+                 max_tokens: int = 512) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(counts, maxima, n_tokens)``: per feature, on how many of the texts' tokens (BOS excluded) it fires
+    and its largest activation there (``[d_sae]`` float64 each), and how many tokens were read; one pass."""
     from ..features import extract
     from ..runtime import in_batches
 
-    def count(chunk: list[str]) -> list[tuple[np.ndarray, int]]:  # one sum per chunk: a wide SAE's rows are large
-        rows = [per_sae[sae.name] for per_sae in extract(model, tokenizer, [sae], chunk, 1, max_tokens)]
-        return [(np.sum([a.count_per_feature_array() for a in rows], axis=0), sum(a.n_tokens - a.first_position for a in rows))]
+    def count(chunk: list[str]) -> list[tuple[np.ndarray, np.ndarray, int]]:  # one row per chunk: a wide SAE's rows are large
+        # a long document is read up to the model's limit: a sample of everyday text, no warning needed
+        rows = [per_sae[sae.name] for per_sae in extract(model, tokenizer, [sae], chunk, 1, max_tokens, warn=False)]
+        return [(np.sum([a.count_per_feature_array() for a in rows], axis=0),
+                 np.max([a.max_per_feature.float().cpu().numpy() for a in rows], axis=0).astype(np.float64),
+                 sum(a.n_tokens - a.first_position for a in rows))]
 
-    rows = in_batches(count, list(texts), batch_size, desc="everyday rates")
+    rows = in_batches(count, list(texts), batch_size, desc="usual feature levels on everyday text")
     if not rows:
-        return np.zeros(sae.d_sae), 0
-    return np.sum([c for c, _ in rows], axis=0), int(sum(n for _, n in rows))
+        return np.zeros(sae.d_sae), np.zeros(sae.d_sae), 0
+    return (np.sum([c for c, _, _ in rows], axis=0), np.max([m for _, m, _ in rows], axis=0),
+            int(sum(n for _, _, n in rows)))

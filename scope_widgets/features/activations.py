@@ -13,6 +13,7 @@ text's content ahead of those that fire on every text (commas, "is") and of rare
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +68,8 @@ class FeatureActivations:
     max_per_feature: torch.Tensor | None = field(default=None, repr=False)  # [d_sae], BOS excluded
     count_per_feature: torch.Tensor | None = field(default=None, repr=False)  # [d_sae] tokens it fires on, BOS excluded
     reference: "FeatureReference | None" = field(default=None, repr=False)  # per-feature usual levels, for standout()
+    # for an SAE without shipped levels: counts them when first needed (see usual_levels)
+    reference_source: "Callable[[], FeatureReference | None] | None" = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -116,20 +119,32 @@ class FeatureActivations:
         expected, ``c * log(c / m) - c + m`` (the Poisson tail's exponent, in nats; 0 when ``c <= m``). A
         feature about the text's subject fires on many of its tokens; a comma feature fires about as often
         as anywhere; a rare feature that fires once in a long text is little evidence. Features firing at
-        under ``min_ratio`` of their usual strong activation are left out. Without reference statistics this
-        is ``top(k)``.
+        under ``min_ratio`` of their usual strong activation are left out (one the reference never saw fire
+        is judged by its count alone). The reference is the SAE's shipped levels, or for any other SAE read
+        through a Scope, its levels on everyday text, counted on first use (:meth:`usual_levels`). Without
+        any (activations built by hand) this is ``top(k)``.
         """
         k = self._check_k(k)
-        if self.reference is None:
+        reference = self.usual_levels()
+        if reference is None:
             return self.top(k)
-        ratio = self.reference.ratio(self.max_per_feature.float().cpu().numpy())
+        ratio = reference.ratio(self.max_per_feature.float().cpu().numpy())
         counts = self.count_per_feature_array()
-        expected = max(1, self.n_tokens - self.first_position) * self.reference.usual_rate()
+        expected = max(1, self.n_tokens - self.first_position) * reference.usual_rate()
         with np.errstate(divide="ignore", invalid="ignore"):
             surprise = np.where(counts > expected, counts * np.log(counts / expected) - counts + expected, 0.0)
-        score = np.where(ratio >= min_ratio, surprise, 0.0)
+        # a feature the reference never saw fire has no usual strength to fall short of: its count decides
+        score = np.where((ratio >= min_ratio) | (reference.usual_max <= 0), surprise, 0.0)
         ids = np.argsort(-score, kind="stable")[:k]
         return [(int(i), float(score[i])) for i in ids if score[i] > 0]
+
+    def usual_levels(self) -> "FeatureReference | None":
+        """The reference that ``standout`` and ``compare(by="relative")`` measure against: ``reference``,
+        or, for an SAE without shipped levels read through a Scope, the levels counted on everyday text the
+        first time they are needed (one pass, once per SAE; then kept in ``reference``)."""
+        if self.reference is None and self.reference_source is not None:
+            self.reference, self.reference_source = self.reference_source(), None
+        return self.reference
 
     def count_per_feature_array(self) -> np.ndarray:
         """``[d_sae]`` float64: how many of the text's tokens (BOS excluded) each feature fires on."""

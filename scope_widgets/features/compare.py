@@ -36,9 +36,11 @@ def compare(a, b, k: int = 20, by: str = "max") -> list[tuple[int, float, float]
     elif by == "mean":
         va, vb = a.mean_per_feature(), b.mean_per_feature()
     else:
-        if a.reference is None:
-            raise ValueError("by='relative' needs the SAE's usual activation levels (its dashboards); use by='max'")
-        va, vb = (torch.from_numpy(x.reference.ratio(x.max_per_feature.float().cpu().numpy())).float() for x in (a, b))
+        refs = [x.usual_levels() for x in (a, b)]
+        if refs[0] is None or refs[1] is None:
+            raise ValueError("by='relative' needs the SAE's usual activation levels (read the texts with "
+                             "scope.features, which provides them); use by='max'")
+        va, vb = (torch.from_numpy(r.ratio(x.max_per_feature.float().cpu().numpy())).float() for x, r in zip((a, b), refs))
     va, vb = va.cpu(), vb.cpu()
     diff = (va - vb).abs()
     order = diff.argsort(descending=True)[: min(k, diff.numel())]

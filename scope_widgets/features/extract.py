@@ -4,7 +4,7 @@ Takes a model, its tokenizer and SAEs (never a Scope), so analysis code can read
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -20,15 +20,17 @@ __all__ = ["extract", "text_maxima"]
 
 def extract(
     model, tokenizer, saes: Sequence, texts: Sequence[str], k: int, max_tokens: int,
-    references: dict[str, FeatureReference] | None = None, cut_hint: int | None = None,
+    references: dict[str, FeatureReference | Callable[[], FeatureReference | None]] | None = None,
+    cut_hint: int | None = None, warn: bool = True,
 ) -> list[dict[str, FeatureActivations]]:
     """For each text, ``{sae name: FeatureActivations}`` from one forward pass over the whole batch.
 
-    Texts longer than ``max_tokens`` are cut with a warning (``acts.truncated``; with ``cut_hint`` it says
-    that ``max_tokens=`` up to that many reads more). Right padding keeps
-    every real token's position, so a batch gives each text exactly what it gets alone.
+    Texts longer than ``max_tokens`` are cut (``acts.truncated``), with a warning unless ``warn=False``;
+    with ``cut_hint`` it says that ``max_tokens=`` up to that many reads more. Right padding keeps every real
+    token's position, so a batch gives each text exactly what it gets alone. ``references`` gives each
+    SAE's usual levels (for ``standout``), or a function that counts them when first needed.
     """
-    encoded = [encode(tokenizer, t, max_tokens, warn=True, hint=cut_hint) for t in texts]
+    encoded = [encode(tokenizer, t, max_tokens, warn=warn, hint=cut_hint) for t in texts]
     lengths = [len(ids) for ids, _ in encoded]
     input_ids, mask = pad_batch([ids for ids, _ in encoded], pad_id(tokenizer))
     device = next(model.parameters()).device
@@ -42,6 +44,7 @@ def extract(
         for s in saes:
             x = captured[s.hook_point_in][row, : lengths[row]].to(s.W_enc.device)  # [n, d_in]
             sparse = encode_sparse(s, x, k, first_counted=1 if has_bos and len(ids) > 1 else 0)
+            ref = (references or {}).get(s.name)
             per_sae[s.name] = FeatureActivations(
                 text=text,
                 tokens=tokens,
@@ -54,7 +57,8 @@ def extract(
                 truncated=truncated,
                 max_per_feature=sparse.max_per_feature,
                 count_per_feature=sparse.count_per_feature,
-                reference=(references or {}).get(s.name),
+                reference=None if callable(ref) else ref,
+                reference_source=ref if callable(ref) else None,
             )
         results.append(per_sae)
     return results

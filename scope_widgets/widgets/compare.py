@@ -41,8 +41,9 @@ class Compare(ScopeWidget):
     Both heatmaps show the one ``selected_feature``, on one shared scale, so the same colour means the same
     activation on both sides; the list holds the features that differ most (``by``: "max", "mean" or
     "relative", each row marked "more in A" or "more in B"); a click on a row or on a token's feature
-    recolours both texts at once, in the browser. ``by`` defaults to "relative" when the SAE has dashboards
-    (its usual levels), else "max".
+    recolours both texts at once, in the browser. ``by`` defaults to "relative" when the SAE's usual levels
+    are known (its shipped dashboards, or for any other SAE its levels on everyday text, counted on first
+    use), else "max".
 
     Synced traits: ``text_a``, ``text_b``, ``by``, ``selected_feature``, ``a_selected_token``,
     ``b_selected_token``; ``diff_ids`` with ``diff_a`` / ``diff_b`` (float32: each listed feature's value
@@ -69,7 +70,7 @@ class Compare(ScopeWidget):
         self.scope, self._k, self._sae = scope, check_k(k), sae
         self._acts = dict(zip(SIDES, scope.features([check_text(text_a, "text_a"), check_text(text_b, "text_b")], sae=sae)))
         if by is None:  # raw maxima favour features loud on anything; against the usual level, content comes first
-            by = "relative" if self._acts["a"].reference is not None else "max"
+            by = "relative" if self._acts["a"].usual_levels() is not None else "max"
         with self.hold_sync():
             self.text_a, self.text_b, self.by = text_a, text_b, by
             self.sae_name = str(getattr(self._acts["a"].sae, "name", "") or "")
