@@ -6,7 +6,7 @@ import { DIVERGING_LEVELS } from "./attribution";
 import { DARK, HEAT_LEVELS, LIGHT, heatAlpha } from "./colors";
 
 const STYLE_ID = "scope-widgets-style";
-const VERSION = "3";
+const VERSION = "4";
 
 function heatRules(): string {
   const rules: string[] = [];
@@ -115,14 +115,15 @@ export const CSS = `
 .sw-rows { max-height: 26em; overflow-y: auto; }
 .sw-item { display: flex; align-items: stretch; gap: 4px; }
 .sw-item[hidden] { display: none; }
-.sw-frow { flex: 1; display: grid; grid-template-columns: 4.5em minmax(0, 1fr) 4em 84px; gap: 6px; align-items: center;
+/* the label keeps at least 5em: in a narrow panel (an Explorer beside a map) the sparkline shrinks instead */
+.sw-frow { flex: 1; display: grid; grid-template-columns: 4.5em minmax(5em, 1fr) 4em minmax(0, 84px); gap: 6px; align-items: center;
   padding: 2px 4px; border-radius: 3px; cursor: pointer; min-width: 0; }
 .sw-frow:hover { background: var(--sw-bg2); }
 .sw-frow[aria-pressed="true"] { background: rgb(var(--sw-heat-rgb) / 0.18); box-shadow: inset 3px 0 0 var(--sw-accent); }
 .sw-fid { font-family: var(--sw-mono); color: var(--sw-fg-dim); }
 .sw-flabel { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .sw-fval { font-family: var(--sw-mono); text-align: right; }
-.sw-spark { display: block; }
+.sw-spark { display: block; max-width: 100%; height: auto; }
 .sw-spark rect { fill: rgb(var(--sw-heat-rgb) / 0.85); }
 .sw-spark .sw-spark-mark { fill: var(--sw-accent); }
 .sw-steer-btn { font-size: 0.85em; padding: 0 6px; }
