@@ -19,7 +19,8 @@ from typing import Any
 import torch
 
 __all__ = [
-    "cache_dir", "resolve_device", "parse_dtype", "default_dtype", "atomic_write_text", "atomic_write_json",
+    "cache_dir", "resolve_device", "parse_dtype", "default_dtype", "atomic_write", "atomic_write_text",
+    "atomic_write_json",
     "check_text", "check_feature", "check_features", "check_position", "check_k", "check_coefficient",
     "PROGRESS_DELAY_S", "progress_bar", "in_batches",
 ]
@@ -35,14 +36,15 @@ def cache_dir() -> Path:
     return Path(base) / "scope_widgets"
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a text file so that readers see the old file or the new one, never half of it."""
+def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> None:
+    """Write a file through ``write(temporary path)`` in its folder, then move it into place: readers see
+    the old file or the new one, never half of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write(tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an ordinary file (package data too) is readable
@@ -50,6 +52,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file so that readers see the old file or the new one, never half of it."""
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any, indent: int | None = None) -> None:

@@ -176,11 +176,14 @@ def test_standout_ranks_by_how_much_more_often_a_feature_fires_than_usual():
     assert acts.standout(3) == acts.top(3)
 
 
-def test_an_sae_without_shipped_levels_counts_them_on_everyday_text_once_and_unsteered():
+def test_an_sae_without_shipped_levels_counts_them_on_everyday_text_once_and_unsteered(tmp_path, monkeypatch):
     """A Gemma Scope SAE or your own has no shipped reference: the first ranking that needs one counts each
-    feature's rate and largest activation on the everyday texts (one pass, once per SAE, never steered)."""
+    feature's rate and largest activation on the everyday texts (one pass, once per SAE and model, kept in
+    the disk cache, never steered)."""
+    from scope_widgets.analysis import sources
     from scope_widgets.analysis.background import everyday_texts, firing_stats
 
+    monkeypatch.setenv("SCOPE_WIDGETS_CACHE", str(tmp_path))
     scope = make_scope(d_sae=16)
     text = "The cat sat on the mat and the dog sat on the rug."
     acts = scope.features(text)
@@ -196,13 +199,30 @@ def test_an_sae_without_shipped_levels_counts_them_on_everyday_text_once_and_uns
                      c * np.log(np.maximum(c, 1) / m) - c + m, 0.0)
     assert [i for i, _ in ranked] == [i for i in np.argsort(-score, kind="stable") if score[i] > 0][:16]
     assert scope.features("Another text.").usual_levels() is ref  # counted once per SAE
+    path = sources.levels_path(scope.model, scope.sae)
+    assert path.is_file() and path.is_relative_to(tmp_path)
 
     # first needed inside a steer block: still counted on the unsteered model (hooks are per thread)
+    path.unlink()
     twin = Scope(scope.model, scope.tokenizer, SAE.random(scope.model.config.hidden_size, 16, layer=1, seed=0, threshold=0.3))
     with twin.steer({int(np.argmax(counts)): 40.0}):
         steered = twin.features(text)
         steered.standout(3)
     np.testing.assert_array_equal(steered.reference.background_count, counts)
+
+    # the same SAE in a new session reads the disk cache; on another model it counts again
+    def no_counting(*args, **kwargs):
+        raise AssertionError("counted again instead of reading the cache")
+
+    monkeypatch.setattr(sources, "firing_stats", no_counting)
+    again = SAE.random(scope.model.config.hidden_size, 16, layer=1, seed=0, threshold=0.3)
+    cached = sources.everyday_reference(scope.model, scope.tokenizer, again)
+    np.testing.assert_array_equal(cached.background_count, counts)
+    np.testing.assert_allclose(cached.usual_max, maxima, rtol=1e-6)
+    other_model, _ = tiny_gemma(seed=1)
+    assert sources.levels_path(other_model, again) != path
+    with pytest.raises(AssertionError, match="counted again"):
+        sources.everyday_reference(other_model, scope.tokenizer, again)
 
 
 def test_a_topic_feature_that_fires_often_outranks_a_rare_one_that_fires_once():

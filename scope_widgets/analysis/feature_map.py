@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 import threading
 import weakref
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..runtime import cache_dir, progress_bar
+from ..runtime import atomic_write, cache_dir, progress_bar
 from .label_store import safe_name
 from .stats import sae_fingerprint
 
@@ -169,19 +168,8 @@ def save_layout(xy: np.ndarray, sae, path: str | os.PathLike) -> Path:
     from safetensors.numpy import save_file
 
     path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"sae_name": str(sae.name), "sae_fingerprint": sae_fingerprint(sae), "layout_version": str(LAYOUT_VERSION)}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({"xy": np.ascontiguousarray(np.asarray(xy, dtype=np.float16))}, tmp, metadata=meta)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: save_file({"xy": np.ascontiguousarray(np.asarray(xy, dtype=np.float16))}, tmp, metadata=meta))
     return path
 
 

@@ -6,6 +6,7 @@ Everything here takes a model, a tokenizer and an SAE (never a Scope).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -17,17 +18,17 @@ from pathlib import Path
 import numpy as np
 
 from ..features import FeatureReference
-from ..runtime import check_feature
+from ..runtime import atomic_write, cache_dir, check_feature
 from .background import everyday_texts, firing_counts, firing_stats, texts_sha256
 from .corpus_pass import compute_dashboards
 from .dashboards_file import LABELS_FILE, META_FILE, RATES_FILE, Dashboards
 from .gemma_scope_examples import ExampleLabels, GemmaScopeExamples, examples_dashboard
-from .label_store import LabelStore, labels_for
+from .label_store import LabelStore, labels_for, safe_name
 from .records import FeatureDashboardData
 from .stats import sae_fingerprint
 
 __all__ = ["DEFAULT_DASHBOARDS_DIR", "SAMPLE_TEXTS", "builtin_texts", "shipped_dashboards", "dashboards_for",
-           "feature_labels", "feature_dashboard", "max_activation", "reference_for", "reference_from", "everyday_reference", "everyday_rates",
+           "feature_labels", "feature_dashboard", "max_activation", "reference_for", "reference_from", "everyday_reference", "levels_path", "everyday_rates",
            "write_everyday_rates"]
 
 DEFAULT_DASHBOARDS_DIR = Path(__file__).resolve().parents[1] / "data" / "default_dashboards"
@@ -115,7 +116,7 @@ _locks: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _global_lock = threading.Lock()
 _shipped: dict[str, Dashboards] = {}
 _references: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_everyday_references: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # SAEs without shipped dashboards
+_everyday_references: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> {model: levels}, no shipped dashboards
 _reference_lock = threading.Lock()
 
 
@@ -235,22 +236,74 @@ def reference_for(sae, model=None, tokenizer=None) -> FeatureReference | None:
         return ref
 
 
-def everyday_reference(model, tokenizer, sae) -> FeatureReference:
+def everyday_reference(model, tokenizer, sae, *, cache: bool = True) -> FeatureReference:
     """The usual per-feature levels of an SAE without shipped dashboards (a Gemma Scope SAE, your own),
-    counted once per SAE on :func:`.background.everyday_texts` (about 8,200 tokens: 8 seconds for Gemma 3
-    270M on 2 CPU cores, a fraction of that on a GPU): each feature's rate there is its usual rate, and its
-    largest activation there its usual strong one (0 for a feature that never fired: ``standout`` then
-    judges it by its count alone). The shipped default SAE's reference (:func:`reference_for`) also knows
-    each feature's density over the dashboards corpus, so on that SAE it is the better of the two."""
+    counted once on :func:`.background.everyday_texts` (about 8,200 tokens: 8 seconds for Gemma 3 270M on
+    2 CPU cores, a fraction of that on a GPU) and kept in the disk cache (:func:`levels_path`; ``cache=False``
+    neither reads nor writes it): each feature's rate there is its usual rate, and its largest activation
+    there its usual strong one (0 for a feature that never fired: ``standout`` then judges it by its count
+    alone). The shipped default SAE's reference (:func:`reference_for`) also knows each feature's density
+    over the dashboards corpus, so on that SAE it is the better of the two."""
     with _reference_lock:
-        ref = _everyday_references.get(sae)
+        per_model = _everyday_references.setdefault(sae, weakref.WeakKeyDictionary())
+        ref = per_model.get(model)
     if ref is not None:
         return ref
-    counts, maxima, n_tokens = _in_own_thread(lambda: firing_stats(model, tokenizer, sae, everyday_texts()))
+    path = levels_path(model, sae)
+    stats = _load_levels(path, sae) if cache else None
+    if stats is None:
+        stats = _in_own_thread(lambda: firing_stats(model, tokenizer, sae, everyday_texts()))
+        if cache:
+            try:
+                _save_levels(path, sae, *stats)
+            except OSError:  # a read-only cache: the levels still work, they are just not kept
+                pass
+    counts, maxima, n_tokens = stats
     ref = FeatureReference(usual_max=maxima.astype(np.float32), density=np.zeros(sae.d_sae),
                            background_count=counts, background_tokens=n_tokens)
     with _reference_lock:
-        return _everyday_references.setdefault(sae, ref)
+        return per_model.setdefault(model, ref)
+
+
+def _model_fingerprint(model) -> str:
+    """A short hash of a model's identity (its name, class and a sample of its input embeddings): the same
+    SAE hooked on another model (or on randomly initialised weights) reads other activations."""
+    emb = model.get_input_embeddings().weight
+    h = hashlib.sha256(f"{type(model).__name__}|{getattr(model.config, '_name_or_path', '')}|{tuple(emb.shape)}".encode())
+    h.update(emb[:: max(1, emb.shape[0] // 64)].detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+def levels_path(model, sae) -> Path:
+    """Where an SAE's levels on everyday text are cached:
+    ``<cache_dir>/usual_levels/<name>-<SAE fingerprint>-<model fingerprint>-<texts hash>.safetensors``."""
+    key = f"{safe_name(sae.name)}-{sae_fingerprint(sae)}-{_model_fingerprint(model)}-{texts_sha256(everyday_texts())[:12]}"
+    return cache_dir() / "usual_levels" / f"{key}.safetensors"
+
+
+def _save_levels(path: Path, sae, counts: np.ndarray, maxima: np.ndarray, n_tokens: int) -> None:
+    from safetensors.numpy import save_file
+
+    arrays = {"counts": np.ascontiguousarray(counts, dtype=np.float32), "maxima": np.ascontiguousarray(maxima, dtype=np.float32)}
+    atomic_write(path, lambda tmp: save_file(arrays, tmp, metadata={"n_tokens": str(int(n_tokens)), "d_sae": str(sae.d_sae)}))
+
+
+def _load_levels(path: Path, sae) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The cached ``(counts, maxima, n_tokens)``, or None when absent, unreadable or of another width."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            counts, maxima = f.get_tensor("counts"), f.get_tensor("maxima")
+        n_tokens = int(meta["n_tokens"])
+    except Exception:  # a truncated or foreign file: count again
+        return None
+    if counts.shape != (sae.d_sae,) or maxima.shape != (sae.d_sae,) or n_tokens <= 0:
+        return None
+    return counts.astype(np.float64), maxima.astype(np.float64), n_tokens
 
 
 def _in_own_thread(fn):
