@@ -141,7 +141,8 @@ class FeatureActivations:
     def usual_levels(self) -> "FeatureReference | None":
         """The reference that ``standout`` and ``compare(by="relative")`` measure against: ``reference``,
         or, for an SAE without shipped levels read through a Scope, the levels counted on everyday text the
-        first time they are needed (one pass, once per SAE; then kept in ``reference``)."""
+        first time they are needed (one pass, once per SAE and model, kept in the disk cache; then kept in
+        ``reference`` too)."""
         if self.reference is None and self.reference_source is not None:
             self.reference, self.reference_source = self.reference_source(), None
         return self.reference
