@@ -6,7 +6,7 @@ import { DIVERGING_LEVELS } from "./attribution";
 import { DARK, HEAT_LEVELS, LIGHT, heatAlpha } from "./colors";
 
 const STYLE_ID = "scope-widgets-style";
-const VERSION = "4";
+const VERSION = "5";
 
 function heatRules(): string {
   const rules: string[] = [];
@@ -112,7 +112,7 @@ export const CSS = `
 /* feature list */
 .sw-flist-head { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; margin-bottom: 6px; }
 .sw-filter { width: 100%; margin-bottom: 4px; }
-.sw-rows { max-height: 26em; overflow-y: auto; }
+.sw-rows { max-height: 26em; overflow-y: auto; container-type: inline-size; }
 .sw-item { display: flex; align-items: stretch; gap: 4px; }
 .sw-item[hidden] { display: none; }
 /* the label keeps at least 5em: in a narrow panel (an Explorer beside a map) the sparkline shrinks instead */
@@ -124,6 +124,11 @@ export const CSS = `
 .sw-flabel { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .sw-fval { font-family: var(--sw-mono); text-align: right; }
 .sw-spark { display: block; max-width: 100%; height: auto; }
+/* a list narrower than the label, value and sparkline together drops the sparkline, never the value */
+@container (max-width: 300px) {
+  .sw-frow { grid-template-columns: auto minmax(2em, 1fr) auto; gap: 4px; }
+  .sw-frow .sw-spark { display: none; }
+}
 .sw-spark rect { fill: rgb(var(--sw-heat-rgb) / 0.85); }
 .sw-spark .sw-spark-mark { fill: var(--sw-accent); }
 .sw-steer-btn { font-size: 0.85em; padding: 0 6px; }
