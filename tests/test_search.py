@@ -241,6 +241,26 @@ def test_a_topic_feature_that_fires_often_outranks_a_rare_one_that_fires_once():
     assert ranked[:2] == [3, 7], (ranked, n)  # the old ratio x log(1/density) put the one-off rare one first
 
 
+def test_two_first_uses_at_once_count_the_levels_once(tmp_path, monkeypatch):
+    import threading
+
+    from scope_widgets.analysis import sources
+
+    monkeypatch.setenv("SCOPE_WIDGETS_CACHE", str(tmp_path))
+    scope = make_scope(d_sae=16, seed=3)
+    calls = []
+    real = sources.firing_stats
+    monkeypatch.setattr(sources, "firing_stats", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    got = []
+    workers = [threading.Thread(target=lambda: got.append(sources.everyday_reference(scope.model, scope.tokenizer, scope.sae)))
+               for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(calls) == 1 and len(got) == 2 and got[0] is got[1]
+
+
 def test_usual_rate_takes_the_larger_of_corpus_density_and_smoothed_everyday_rate():
     ref = FeatureReference(usual_max=np.ones(3, np.float32), density=np.array([0.2, 0.0, 1e-4]),
                            background_count=np.array([0.0, 0.0, 49.0]), background_tokens=99)

@@ -116,7 +116,7 @@ _locks: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _global_lock = threading.Lock()
 _shipped: dict[str, Dashboards] = {}
 _references: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_everyday_references: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> {model: levels}, no shipped dashboards
+_everyday_references: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> ({model: levels}, lock), no shipped dashboards
 _reference_lock = threading.Lock()
 
 
@@ -244,25 +244,25 @@ def everyday_reference(model, tokenizer, sae, *, cache: bool = True) -> FeatureR
     there its usual strong one (0 for a feature that never fired: ``standout`` then judges it by its count
     alone). The shipped default SAE's reference (:func:`reference_for`) also knows each feature's density
     over the dashboards corpus, so on that SAE it is the better of the two."""
-    with _reference_lock:
-        per_model = _everyday_references.setdefault(sae, weakref.WeakKeyDictionary())
+    with _reference_lock:  # one lock per SAE, as dashboards_for: two first uses at once count once
+        per_model, lock = _everyday_references.setdefault(sae, (weakref.WeakKeyDictionary(), threading.Lock()))
+    with lock:
         ref = per_model.get(model)
-    if ref is not None:
+        if ref is not None:
+            return ref
+        path = levels_path(model, sae)
+        stats = _load_levels(path, sae) if cache else None
+        if stats is None:
+            stats = _in_own_thread(lambda: firing_stats(model, tokenizer, sae, everyday_texts()))
+            if cache:
+                try:
+                    _save_levels(path, sae, *stats)
+                except OSError:  # a read-only cache: the levels still work, they are just not kept
+                    pass
+        counts, maxima, n_tokens = stats
+        ref = per_model[model] = FeatureReference(usual_max=maxima.astype(np.float32), density=np.zeros(sae.d_sae),
+                                                  background_count=counts, background_tokens=n_tokens)
         return ref
-    path = levels_path(model, sae)
-    stats = _load_levels(path, sae) if cache else None
-    if stats is None:
-        stats = _in_own_thread(lambda: firing_stats(model, tokenizer, sae, everyday_texts()))
-        if cache:
-            try:
-                _save_levels(path, sae, *stats)
-            except OSError:  # a read-only cache: the levels still work, they are just not kept
-                pass
-    counts, maxima, n_tokens = stats
-    ref = FeatureReference(usual_max=maxima.astype(np.float32), density=np.zeros(sae.d_sae),
-                           background_count=counts, background_tokens=n_tokens)
-    with _reference_lock:
-        return per_model.setdefault(model, ref)
 
 
 def _model_fingerprint(model) -> str:
