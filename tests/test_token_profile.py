@@ -106,6 +106,12 @@ def test_dense_features_are_named_by_what_they_usually_fire_on():
     assert usual_label("adress / ten / in …", usual, DENSE_LABEL / 2) == "adress / ten / in …"
     # a dense one whose top examples are outliers takes the profile's
     assert usual_label("adress / ten / in …", usual, 0.1) == "something / thing / person"
+    # ... and names what its top examples repeat after it, without their context or promoted tokens
+    assert usual_label("surprised / week (after ␣) (text about maya) → shocked", usual, 0.1) == \
+        "something / thing / person · top: surprised / week"
+    long = usual_label("salesman / dentist / opponent", [(" extraordinarily", 9, 0.9), (" uncharacteristically", 9, 0.9),
+                                                         (" incomprehensibly", 9, 0.9)], 0.1)
+    assert long == "extraordinarily / uncharacteristically / incomprehensibly · top: salesman / dentist"
     # ... unless the examples' first word is among the words it usually fires on
     assert usual_label("thing (before of)", usual, 0.1) == "thing (before of)"
     assert usual_label("noun: Things / idea", usual, 0.1) == "noun: Things / idea"
@@ -133,3 +139,11 @@ def test_the_dashboard_shows_the_profile(scope_and_dash):
     assert state["frequent_tokens"] == [[t, n, p] for t, n, p in data.frequent_tokens][:10]
     data.frequent_tokens = [["a", 2, 0.5], ["bad", -1, 0.5], ["worse", 1, 7.0], "junk"]
     assert dashboard_state(Fake(), j)[0]["frequent_tokens"] == [["a", 2, 0.5]]
+
+
+def test_the_text_about_word_does_not_depend_on_hash_order():
+    from scope_widgets.analysis.auto_labels import auto_label
+
+    generic = [(" the", " of", 5.0), (" a", " in", 4.0), (" it", " x", 4.0), (" was", " y", 3.0), (" on", " z", 3.0)]
+    windows = [[" dog", " and", " cat"], [" cat", " dog"], [" a", " dog", " cat"], [" horse"]]  # dog and cat tie
+    assert auto_label(generic, [], contexts=windows) == "the / a / it … (text about cat)"

@@ -12,7 +12,12 @@ import numpy as np
 from .lexicon import STOPWORDS, simple_lemma
 
 __all__ = ["TokenStrings", "show_token", "LABEL_LOGIT_Z", "strong_logits", "auto_label", "DENSE_LABEL",
-           "profile_label", "usual_label"]
+           "profile_label", "usual_label", "TOP_MARK"]
+
+#: The longest label made from one source (top examples, or a token profile).
+LABEL_CHARS = 70
+#: Between what a dense feature usually fires on and what its top examples repeat.
+TOP_MARK = " · top: "
 
 
 class TokenStrings:
@@ -144,7 +149,7 @@ def auto_label(examples: Sequence[tuple[str, str | None, float]], promoted: Sequ
             present = {_key(w, lex) for t in window if (w := show_token(t)) and w.isalpha() and len(w) > 2}
             seen.update(k for k in present if k not in STOPWORDS)
         if seen:
-            word, c = seen.most_common(1)[0]
+            word, c = min(seen.items(), key=lambda kv: (-kv[1], kv[0]))  # ties by word: a set fed it
             if c >= max(3, math.ceil(0.5 * len(contexts))) and word not in {_key(p, lex) for p in parts}:
                 about = f" (text about {word})"
     promo = []
@@ -159,7 +164,7 @@ def auto_label(examples: Sequence[tuple[str, str | None, float]], promoted: Sequ
     label = head + " / ".join(parts) + after_tok + about
     if promo:
         label = f"{label} → {', '.join(promo)}" if label else f"→ {', '.join(promo)}"
-    return label[:70] or None
+    return label[:LABEL_CHARS] or None
 
 
 #: From this density on, a feature's top examples (its strongest 20 of thousands of firings) are outliers:
@@ -191,14 +196,15 @@ def profile_label(rows: Sequence[tuple[str, int, float]], max_parts: int = 3, le
         alpha = {k: weight[k] for k in order if k.isalpha() and len(k) > 2}
         hyper = lex.shared_hypernym(alpha) if alpha else None
         head = f"{hyper}: " if hyper else ""
-    return (head + " / ".join(surface[k].most_common(1)[0][0] for k in keys))[:70]
+    return (head + " / ".join(surface[k].most_common(1)[0][0] for k in keys))[:LABEL_CHARS]
 
 
 def usual_label(example_label: str | None, rows: Sequence[tuple[str, int, float]], density: float, lex=None) -> str | None:
     """The label to show: the one from the top examples, unless the feature is dense (``DENSE_LABEL``),
     the examples share no meaning (no WordNet hypernym in front) and their first word is not among the
     six tokens it usually fires on (its profile): then the profile's label, which describes what a user
-    will see it fire on."""
+    will see it fire on, followed by what its top examples repeat (``"he / his / who · top: salesman /
+    child"``), so that the label agrees with both halves of its dashboard."""
     if density < DENSE_LABEL or not rows:
         return example_label
     usual = profile_label(rows, lex=lex)
@@ -212,4 +218,18 @@ def usual_label(example_label: str | None, rows: Sequence[tuple[str, int, float]
         top = {_key(w, lex) for t, _, _ in rows[:6] if (w := show_token(t))}
         if first and _key(first, lex) in top:
             return example_label
-    return usual
+    words = (_repeated_words(example_label) or "").split(" / ")
+    while words and len(usual) + len(TOP_MARK) + len(" / ".join(words)) > LABEL_CHARS + 20:
+        words.pop()  # whole words only
+    return f"{usual}{TOP_MARK}{' / '.join(words)}" if any(words) else usual
+
+
+def _repeated_words(example_label: str | None) -> str | None:
+    """The words part of a top-examples label (no ``→ promoted``, ``(after …)`` or ``(text about …)``),
+    or None when nothing in it repeats (it ends in ``…``) or it holds no word."""
+    if not example_label:
+        return None
+    words = example_label.split(" →")[0].split(" (")[0].strip()
+    if not words or words.endswith("…") or not re.search(r"[A-Za-z]{2}", words):
+        return None
+    return words

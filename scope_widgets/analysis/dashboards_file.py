@@ -290,7 +290,8 @@ class Dashboards:
                 "source": "auto",
                 "note": "made automatically from the top examples (their words, merged by lemma; a shared WordNet "
                         "hypernym; the tokens around them) and the logit effects; for features active on 1% of "
-                        "tokens or more, from the tokens they usually fire on when the top examples disagree",
+                        "tokens or more, from the tokens they usually fire on when the top examples disagree, "
+                        "followed by what the top examples repeat (after \"· top:\")",
                 "labels": {str(i): s for i, s in enumerate(self.auto_labels) if s}}, indent=1)
 
     @classmethod
