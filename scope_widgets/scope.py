@@ -261,7 +261,7 @@ class Scope:
         ``scope.search("dog")`` reads the word in neutral frames and in a few short texts the model writes
         about it (``generate=False`` skips those: faster, but finds fewer topic features) and scores each
         feature by how well it separates them from a built-in background (AUROC), plus up to half a point for
-        how far apart the means are and a bonus for features that promote the word.
+        how far apart the means are and bonuses for features that promote the word or fire on it in the corpus.
         ``scope.search(examples=[...], against=[...])`` scores the
         separation of your own texts (``against`` defaults to the background); ``hit.score`` is the AUROC.
         ``steer=True`` (with a word; about half a minute more on 2 CPU cores) puts first the candidates that, added to neutral
@@ -272,7 +272,7 @@ class Scope:
 
         target = self.resolve_saes(sae)[0]
         check_k(k)
-        self.dashboards(target, progress=False)  # attaches the automatic labels (shipped, or computed once)
+        corpus = self.dashboards(target, progress=False)  # attaches the automatic labels (shipped, or computed once)
         labels = feature_labels(target)
         if examples is not None:
             if query is not None:
@@ -286,7 +286,8 @@ class Scope:
             raise ValueError("search needs a query word (scope.search('dog')) or example texts (scope.search(examples=[...]))")
         if against is not None:
             raise ValueError("against= goes with examples=...; a query word is always compared with the built-in background")
-        return search_word(self.model, self.tokenizer, target, check_text(query, "the query").strip(), k, generate, labels, steer)
+        return search_word(self.model, self.tokenizer, target, check_text(query, "the query").strip(), k, generate, labels, steer,
+                           corpus)
 
     def direction(self, concept: str | None = None, *, examples: Sequence[str] | None = None,
                   against: Sequence[str] | None = None, sae=None):

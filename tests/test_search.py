@@ -266,3 +266,40 @@ def test_usual_rate_takes_the_larger_of_corpus_density_and_smoothed_everyday_rat
                            background_count=np.array([0.0, 0.0, 49.0]), background_tokens=99)
     np.testing.assert_allclose(ref.usual_rate(), [0.2, 1 / 100, 50 / 100])
     assert FeatureReference(usual_max=np.ones(1), density=np.zeros(1)).usual_rate()[0] == 1e-7
+
+
+class _Corpus:
+    """What search reads from dashboards: token profiles and in how many texts each token occurs."""
+
+    def __init__(self, profile_ids, profile_counts, totals):
+        self.arrays = {"profile_ids": np.asarray(profile_ids), "profile_counts": np.asarray(profile_counts)}
+        self._totals = np.asarray(totals)
+
+    def text_counts(self):
+        return self._totals
+
+
+def test_features_that_fire_on_the_word_across_the_corpus_get_a_bonus():
+    from scope_widgets.analysis.search import PROFILE_WEIGHT, _profile_bonus, search_word
+
+    scope = make_scope(d_sae=40, layer=0, seed=3)
+    planted(scope, 11)  # feature 11 fires on "Q"
+    q = scope.tokenizer.convert_tokens_to_ids("Q")
+    totals = np.zeros(q + 1, dtype=np.int64)
+    totals[q] = 10  # "Q" occurs in 10 texts
+    # feature 11 fired on it in all 10, feature 1 in 2 (and so scaled down again), 3 only on token 0
+    ids, counts = np.full((40, 2), -1), np.zeros((40, 2), dtype=np.int64)
+    ids[11], counts[11] = [q, -1], [10, 0]
+    ids[1], counts[1] = [0, q], [7, 2]
+    ids[3], counts[3] = [0, -1], [4, 0]
+    corpus = _Corpus(ids, counts, totals)
+    rate = _profile_bonus(scope.tokenizer, corpus, "Q", 40)
+    assert rate[11] == 1.0 and rate[1] == pytest.approx(0.2 * 0.4) and int((rate > 0).sum()) == 2
+    # dashboards without profiles (Gemma Scope's examples), or of another SAE's width: no bonus
+    assert not _profile_bonus(scope.tokenizer, object(), "Q", 40).any()
+    assert not _profile_bonus(scope.tokenizer, corpus, "Q", 41).any()
+    args = (scope.model, scope.tokenizer, scope.sae, "Q")
+    plain = {h.feature: h.score for h in search_word(*args, k=5, generate=False)}
+    boosted = {h.feature: h for h in search_word(*args, k=5, generate=False, corpus=corpus)}
+    assert boosted[11].score == pytest.approx(plain[11] + PROFILE_WEIGHT)
+    assert boosted[11].extra["corpus_rate"] == 1.0
