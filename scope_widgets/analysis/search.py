@@ -172,11 +172,11 @@ def _profile_bonus(tokenizer, corpus, word: str, d_sae: int) -> torch.Tensor:
         return out
     totals = corpus.text_counts()
     for t in _word_token_ids(tokenizer, word, whole=True):
-        rows, cols = (arrays["profile_ids"] == t).nonzero()
+        rows, cols = (arrays["profile_ids"] == t).nonzero()  # each feature holds a token once in its profile
         n = torch.as_tensor(arrays["profile_counts"][rows, cols], dtype=torch.float32)
         seen = float(totals[t]) if t < len(totals) else 0.0
-        share = n / n.clamp_min(seen) * (n / 5).clamp(max=1.0)
-        out[torch.as_tensor(rows, dtype=torch.long)] = torch.maximum(out[torch.as_tensor(rows, dtype=torch.long)], share)
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        out[rows] = torch.maximum(out[rows], n / n.clamp_min(seen) * (n / 5).clamp(max=1.0))
     return out
 
 
