@@ -4,6 +4,7 @@ against numpy, checkpoint resume, save/load, logit effects, Gemma Scope 2 exampl
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -192,8 +193,13 @@ def test_checkpoint_for_other_texts_is_refused(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- files
 def test_save_load_round_trip(scope_and_dash, tmp_path):
     scope, dash = scope_and_dash
-    out = dash.save(tmp_path / "dash")
+    old_umask = os.umask(0o022)
+    try:
+        out = dash.save(tmp_path / "dash")
+    finally:
+        os.umask(old_umask)
     assert sorted(p.name for p in out.iterdir()) == ["dashboards.safetensors", "labels.json", "meta.json"]
+    assert all(p.stat().st_mode & 0o444 == 0o444 for p in out.iterdir())  # package data: readable by all
     back = Dashboards.load(out, tokenizer=scope.tokenizer)
     assert back.meta == json.loads(json.dumps(dash.meta))
     assert back.auto_labels == dash.auto_labels

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..engine.tokens import token_strings
-from ..runtime import atomic_write_json, check_feature
+from ..runtime import atomic_write, atomic_write_json, check_feature
 from .auto_labels import TokenStrings, auto_label, show_token, strong_logits, usual_label
 from .lexicon import lexicon
 from .records import FeatureDashboardData
@@ -273,12 +273,9 @@ class Dashboards:
         out.mkdir(parents=True, exist_ok=True)
         arrays = _compact(_quantise_context(self.arrays, self.d_sae, int(self.meta["n_examples"])))
         meta = dict(self.meta)
-        tmp = out / f".{ARRAYS_FILE}.tmp"
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp), metadata={"format": "scope_widgets.dashboards"})  # the format's name, kept for files already written
-        os.replace(tmp, out / ARRAYS_FILE)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(out / ARRAYS_FILE, 0o666 & ~umask)  # safetensors writes 0600; package data must be readable
+        tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+        # "format" is the format's name, kept for files already written; atomic_write leaves the file readable
+        atomic_write(out / ARRAYS_FILE, lambda tmp: save_file(tensors, tmp, metadata={"format": "scope_widgets.dashboards"}))
         atomic_write_json(out / META_FILE, meta, indent=1)
         self.save_labels(out)
         return out
