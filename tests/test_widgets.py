@@ -188,6 +188,21 @@ def test_labels_come_from_the_scope():
     assert w.labels["3"] == "mine"
 
 
+def test_every_feature_a_clicked_token_lists_has_its_label():
+    """A token's list shows all the features kept for it (32 in the Explorer), not only its first 16."""
+    from scope_widgets.widgets.wire import tooltip_feature_ids
+
+    acts = make_acts(n=4, d=200, k=32)
+    acts.dense_[2, :40] = np.arange(40, 0, -1)  # token 2: 40 active features, 32 kept
+    acts = FakeActs(acts.tokens, acts.dense_, k=32)
+    listed = [int(f) for f, v in zip(acts.top_ids[2], acts.top_values[2]) if v > 0]
+    assert len(listed) == 32 and set(listed) <= set(tooltip_feature_ids(acts))
+    scope = FakeScope(acts)
+    scope.label = lambda f: f"label {f}"
+    w = TokenHeatmap(acts, scope=scope)
+    assert len(listed) == 32 and all(w.labels.get(str(f)) == f"label {f}" for f in listed)
+
+
 def test_column_request_answers_with_float32(monkeypatch):
     acts = make_acts(n=6)
     w = FeatureList(acts)

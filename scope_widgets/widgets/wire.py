@@ -115,9 +115,10 @@ def send_column(widget: Any, acts: Any, feature: Any, **extra: Any) -> None:
     widget.send({"type": "column", "feature": feature, **extra, "n_tokens": len(data) // 4}, buffers=[data])
 
 
-def tooltip_feature_ids(acts: Any, per_token: int = 16) -> list[int]:
-    """Features the browser lists without asking, whose labels it needs: each token's top 16 (a clicked
-    token lists its top features; ``MAX_LABELS`` caps the total)."""
+def tooltip_feature_ids(acts: Any, per_token: int | None = None) -> list[int]:
+    """Features the browser lists without asking, whose labels it needs: every feature kept for a token
+    (a clicked token lists all of them; ``per_token`` keeps each token's first few only; ``MAX_LABELS``
+    caps the total)."""
     top = np.asarray(acts.top_ids)[:, :per_token]
     vals = np.asarray(acts.top_values)[:, :per_token]
     return [int(i) for i in np.unique(top[vals > 0])]
