@@ -46,6 +46,30 @@ def test_concept_scores_are_aurocs_of_sentence_maxima(scope):
     assert best["q"][1] == pytest.approx(float(per["q"].max()))
 
 
+def test_concept_rows_score_search_against_the_sentences(scope):
+    rows, summary, per = E.concept_rows(scope, SUITE, SUITE["concepts"][:1])
+    assert [r["concept"] for r in rows] == ["q"] and summary["n"] == 1 and per["q"].shape == (32,)
+    r = rows[0]
+    assert r["search_best_auroc"] == max(a for _, a in r["search_top5"]) <= r["best_auroc"] + 1e-9
+    assert r["search_top1_auroc"] == r["search_top5"][0][1]
+    assert summary["search_top5_ge_0.90"] == float(r["search_best_auroc"] >= 0.90)
+
+
+def test_the_heldout_concepts_are_apart_from_the_tuned_suite():
+    tuned = json.loads((E.DATA / "concepts.json").read_text())
+    heldout = json.loads((E.DATA / "concepts_heldout.json").read_text())
+    words = [c["word"] for c in heldout["concepts"]]
+    assert len(words) >= 20 and len(set(words)) == len(words) and len(heldout["neutral"]) >= 30
+    assert not set(words) & {c["word"] for c in tuned["concepts"]}
+    for c in heldout["concepts"]:
+        assert len(c["sentences"]) >= 8, c["name"]
+        assert sum(c["word"] not in s.lower() for s in c["sentences"]) > len(c["sentences"]) / 2, c["name"]
+    import re
+
+    for s in heldout["neutral"]:  # no neutral sentence names a held-out concept
+        assert not any(re.search(rf"\b{w}", s, re.I) for w in words), s
+
+
 def test_standout_scores_count_listed_features_about_each_paragraph(scope):
     import torch
 
