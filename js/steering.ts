@@ -7,7 +7,8 @@
  * sends at once. The kernel cancels any stale generation when a newer value arrives.
  *
  * Traits: `<coefTrait>` ({id: coefficient}; "coefficients" or "steering"), `method`
- * ("add" | "clamp" | "ablate"), `max_new_tokens`, `temperature`, `seed` (int | null),
+ * ("add" | "clamp" | "ablate"), `max_new_tokens`, `temperature`, `repetition_penalty` (1 to 2; 1 is
+ * off), `seed` (int | null),
  * `prompt`, and, written by the kernel, `baseline_text`, `steered_text` (drawn token by token with
  * their probabilities from `<side>_pieces` / `<side>_probs`: see generations.ts), `status`,
  * `status_kind` ("idle" | "running" | "done" | "error" | "cancelled"), `generating`
@@ -90,6 +91,9 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
   );
   const maxTokens = h("input", { attrs: { type: "number", min: 1, max: 2048, step: 1, "aria-label": "Maximum new tokens" } });
   const temperature = h("input", { attrs: { type: "number", min: 0, max: 5, step: 0.1, "aria-label": "Temperature" } });
+  const penalty = h("input", {
+    attrs: { type: "number", min: 1, max: 2, step: 0.05, "aria-label": "Repetition penalty", title: "How much less likely a token already in the text becomes (1 = not at all): keeps the model from looping" },
+  });
   const seed = h("input", { attrs: { type: "number", step: 1, placeholder: "random", "aria-label": "Seed (empty for random)" } });
   const showProbs = h("input", { attrs: { type: "checkbox", "data-role": "show-probs", "aria-label": "Underline each generated token by how unsure the model was" } });
   const generate = h("button", { text: "Generate", attrs: { type: "button", title: "Generate again (Ctrl+Enter in the prompt)" } });
@@ -102,6 +106,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     label("positions", positions),
     label("max tokens", maxTokens),
     label("temperature", temperature),
+    label("repetition penalty", penalty),
     label("seed", seed),
     label("probabilities", showProbs),
     generate,
@@ -243,6 +248,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     positions.value = getString(model, "positions", "all");
     if (activeIn(maxTokens) !== maxTokens) maxTokens.value = String(getNumber(model, "max_new_tokens", 40));
     if (activeIn(temperature) !== temperature) temperature.value = String(getNumber(model, "temperature", 0));
+    if (activeIn(penalty) !== penalty) penalty.value = String(getNumber(model, "repetition_penalty", 1.1));
     if (activeIn(seed) !== seed) {
       const s = getOptInt(model, "seed");
       seed.value = s === null ? "" : String(s);
@@ -341,6 +347,11 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
       if (Number.isFinite(v) && v >= 0) commit(model, { temperature: v });
       else renderSettings();
     }),
+    listen(penalty, "change", () => {
+      const v = Number(penalty.value);
+      if (Number.isFinite(v) && v >= 1 && v <= 2) commit(model, { repetition_penalty: v });
+      else renderSettings();
+    }),
     listen(seed, "change", () => {
       const raw = seed.value.trim();
       const v = Math.round(Number(raw));
@@ -363,7 +374,7 @@ export function createSteering(model: WidgetModel, opts: SteeringOptions = {}): 
     }),
     listen(stop, "click", () => model.send({ type: "stop" })),
     onChange(model, [coefTrait, "feature_max"], renderSliders),
-    onChange(model, ["method", "positions", "max_new_tokens", "temperature", "seed"], renderSettings),
+    onChange(model, ["method", "positions", "max_new_tokens", "temperature", "repetition_penalty", "seed"], renderSettings),
     onChange(model, ["prompt", "chat"], renderPrompt),
     onChange(model, ["baseline_text", "steered_text", "status", "status_kind", "generating", "baseline_pieces", "steered_pieces"], renderOutput),
     listen(showProbs, "change", () => el.classList.toggle("sw-show-probs", showProbs.checked)),

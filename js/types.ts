@@ -60,6 +60,7 @@ export interface SteeringTraits {
   positions: Positions;
   max_new_tokens: number;
   temperature: number;
+  repetition_penalty: number; // 1 (off) to 2
   seed: number | null;
   baseline_text: string;
   steered_text: string;

@@ -20,7 +20,7 @@ from .engine.models import DEFAULT_SAE_DIR, load_default_model, load_model
 from .engine.tokens import encode, token_strings
 from .features import extract
 from .runtime import check_k, check_text, in_batches
-from .steering import GenerationStream, sampling_kwargs, seeded
+from .steering.generation import GenerationStream, merged, sampling_kwargs, seeded
 
 MAX_NEW_TOKENS = 4096
 #: How many tokens ``features`` reads on a CPU unless told otherwise: the model's global-attention layers
@@ -356,14 +356,9 @@ class Scope:
             yield
 
     def _prepare_generation(self, prompt, steer, method, max_new_tokens, temperature, seed, positions, sae,
-                            steer_template=False):
+                            steer_template=False, repetition_penalty=steering.REPETITION_PENALTY):
         chat = self._chat(prompt)
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
-            raise ValueError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS}, got {max_new_tokens!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 10 or temperature != temperature:
-            raise ValueError(f"temperature must be a number from 0 (greedy) to 10, got {temperature!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        steering.check_sampling(max_new_tokens, temperature, seed, repetition_penalty, MAX_NEW_TOKENS)
         if max_new_tokens >= self.max_tokens:
             raise ValueError(
                 f"max_new_tokens={max_new_tokens} leaves no room for the prompt: this model reads at most "
@@ -382,7 +377,7 @@ class Scope:
         kwargs = dict(
             input_ids=input_ids,
             attention_mask=torch.ones_like(input_ids),
-            **sampling_kwargs(self.tokenizer, max_new_tokens, float(temperature)),
+            **sampling_kwargs(self.tokenizer, max_new_tokens, float(temperature), float(repetition_penalty)),
         )
 
         @contextmanager
@@ -405,33 +400,34 @@ class Scope:
 
     def generate(self, prompt, steer=None, method: str = "add", max_new_tokens: int = 40,
                  temperature: float = 0.0, seed: int | None = None, positions: str = "all", sae=None,
-                 steer_template: bool = False) -> str:
+                 steer_template: bool = False, repetition_penalty: float = steering.REPETITION_PENALTY) -> str:
         """The new text the model writes after ``prompt``, steered by ``steer`` (``{feature: coefficient}``).
 
         ``prompt`` is a string, or a chat: ``[{"role": "user", "content": "..."}, ...]``, formatted with the
         tokenizer's chat template (Gemma's when it has none); the template's own tokens (turn markers, role
         names) are left unsteered unless ``steer_template=True``. ``method`` is ``"add"``, ``"clamp"`` or
         ``"ablate"``; ``positions="generated"`` leaves the prompt's own positions unsteered.
-        ``temperature=0`` is greedy; ``seed`` makes sampling reproducible.
+        ``temperature=0`` is greedy; ``seed`` makes sampling reproducible; ``repetition_penalty`` (default 1.1,
+        1.0 for none) keeps the small model from looping.
         """
         kwargs, context = self._prepare_generation(prompt, steer, method, max_new_tokens, temperature, seed, positions,
-                                                   sae, steer_template)
+                                                   sae, steer_template, repetition_penalty)
         with context(), torch.no_grad():
             out = self.model.generate(**kwargs)
         return self.tokenizer.decode(out[0, kwargs["input_ids"].shape[1] :], skip_special_tokens=True)
 
     def stream(self, prompt, steer=None, method: str = "add", max_new_tokens: int = 40,
                temperature: float = 0.0, seed: int | None = None, positions: str = "all", sae=None,
-               steer_template: bool = False) -> GenerationStream:
+               steer_template: bool = False, repetition_penalty: float = steering.REPETITION_PENALTY) -> GenerationStream:
         """Like ``generate``, but returns a ``GenerationStream``: iterate it for text pieces as they are
         generated (``.tokens`` holds each token's text and probability); call ``.cancel()`` from any thread
         to stop it. Bad arguments raise here, at once."""
         kwargs, context = self._prepare_generation(prompt, steer, method, max_new_tokens, temperature, seed, positions,
-                                                   sae, steer_template)
+                                                   sae, steer_template, repetition_penalty)
 
         def run(extra: dict) -> None:
             with torch.no_grad():
-                self.model.generate(**kwargs, **extra)
+                self.model.generate(**merged(kwargs, extra))
 
         return GenerationStream(run, self.tokenizer, context)
 

@@ -95,7 +95,7 @@ def test_generate_and_stream_take_a_chat():
     ids = torch.tensor([format_chat(scope.tokenizer, chat).ids])
     with torch.no_grad():
         out = scope.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=5, do_sample=False,
-                                   pad_token_id=0)
+                                   pad_token_id=0, repetition_penalty=1.1)  # generation's default penalty
     assert text == scope.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
     assert scope.stream(chat, max_new_tokens=5).wait() == text
     with pytest.raises(ValueError, match="end with a user message"):

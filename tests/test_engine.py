@@ -265,6 +265,22 @@ def test_seeded_sampling_is_reproducible_and_leaves_global_rng(scope):
     assert torch.equal(state, torch.random.get_rng_state())
 
 
+def test_the_repetition_penalty_is_on_by_default_and_one_turns_it_off(scope):
+    ids = scope.tokenizer("Once", return_tensors="pt")["input_ids"]
+
+    def plain(penalty):
+        with torch.no_grad():
+            out = scope.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=24,
+                                       do_sample=False, repetition_penalty=penalty, temperature=None, top_k=None, top_p=None)
+        return scope.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+
+    assert scope.generate("Once", max_new_tokens=24) == plain(1.1)
+    assert scope.generate("Once", max_new_tokens=24, repetition_penalty=1.0) == plain(1.0)
+    assert plain(1.0) != plain(1.1)  # the tiny random model repeats itself without it
+    streamed = "".join(scope.stream("Once", max_new_tokens=24, repetition_penalty=1.0))
+    assert streamed == plain(1.0)
+
+
 # ----------------------------------------------------------------------------- bad input
 BAD_CALLS = [
     ("empty text", lambda s: s.features(""), "empty"),
@@ -285,6 +301,9 @@ BAD_CALLS = [
     ("zero new tokens", lambda s: s.generate("hi", max_new_tokens=0), "max_new_tokens"),
     ("no room for the prompt", lambda s: s.generate("hi", max_new_tokens=300), "leaves no room"),
     ("negative temperature", lambda s: s.generate("hi", temperature=-1), "temperature"),
+    ("repetition penalty below 1", lambda s: s.generate("hi", repetition_penalty=0.5), "repetition_penalty must be a number from 1.0"),
+    ("NaN repetition penalty", lambda s: s.stream("hi", repetition_penalty=float("nan")), "repetition_penalty"),
+    ("string repetition penalty", lambda s: s.generate("hi", repetition_penalty="high"), "repetition_penalty"),
     ("stream bad feature", lambda s: s.stream("hi", steer={999: 1.0}), "unknown feature"),
     ("steer context bad", lambda s: s.steer({1: float("nan")}).__enter__(), "finite"),
     ("feature id out of range", lambda s: s.features("hi").feature(64), "unknown feature 64"),

@@ -13,16 +13,21 @@ from factories import tiny_scope
 PROMPT = "The cat sat"
 
 
-def reference_probs(scope, prompt: str, steer=None) -> tuple[list[int], list[float]]:
-    """Greedy decoding by hand: each step's argmax and its softmax probability."""
+def reference_probs(scope, prompt: str, steer=None, penalty: float = 1.1) -> tuple[list[int], list[float]]:
+    """Greedy decoding by hand: each step's argmax after the repetition penalty (the logits of tokens already
+    in the text divided by it where positive, multiplied where negative) and the model's own softmax
+    probability of that token, before the penalty."""
     ids = scope.tokenizer(prompt, return_tensors="pt").input_ids
     chosen, probs = [], []
     ctx = scope.steer(steer) if steer else torch.no_grad()
     with ctx, torch.no_grad():
         for _ in range(6):
-            logits = scope.model(input_ids=ids).logits[0, -1]
-            p = torch.softmax(logits.float(), -1)
-            t = int(p.argmax())
+            logits = scope.model(input_ids=ids).logits[0, -1].float()
+            p = torch.softmax(logits, -1)
+            seen = ids[0].unique()
+            penalised = logits.clone()
+            penalised[seen] = torch.where(logits[seen] > 0, logits[seen] / penalty, logits[seen] * penalty)
+            t = int(penalised.argmax())
             chosen.append(t)
             probs.append(float(p[t]))
             ids = torch.cat([ids, torch.tensor([[t]])], dim=1)
@@ -37,6 +42,13 @@ def test_stream_tokens_carry_the_models_probabilities():
     assert "".join(t for t, _ in stream.tokens) == text and len(stream.tokens) == 6
     np.testing.assert_allclose([p for _, p in stream.tokens], probs, rtol=1e-4)
     assert [t for t, _ in stream.tokens] == scope.tokenizer.batch_decode([[i] for i in ids])
+    written = {}
+    for penalty in (1.0, 2.0):  # off, and strong enough to change what the tiny model writes
+        other = scope.stream(PROMPT, max_new_tokens=6, repetition_penalty=penalty)
+        other.wait()
+        written[penalty], expected = reference_probs(scope, PROMPT, penalty=penalty)
+        np.testing.assert_allclose([p for _, p in other.tokens], expected, rtol=1e-4)
+    assert written[1.0] != written[2.0]
 
 
 def test_steered_tokens_are_the_steered_models_probabilities():

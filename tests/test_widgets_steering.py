@@ -54,7 +54,8 @@ class FakeScope:
         self.streams: list[FakeStream] = []
         self.lock = threading.Lock()
 
-    def stream(self, prompt, steer=None, method="add", max_new_tokens=40, temperature=0.0, seed=None, positions="all"):
+    def stream(self, prompt, steer=None, method="add", max_new_tokens=40, temperature=0.0, seed=None, positions="all",
+               repetition_penalty=1.1):
         for f in steer or {}:
             if not 0 <= f < self.d_sae:
                 raise ValueError(f"unknown feature {f}: the SAE has features 0 to {self.d_sae - 1}")
@@ -63,7 +64,8 @@ class FakeScope:
         s = FakeStream(pieces, self.delay, self.fail_at if steer else None)
         with self.lock:
             self.calls.append(dict(prompt=prompt, steer=steer, method=method, max_new_tokens=max_new_tokens,
-                                   temperature=temperature, seed=seed, positions=positions))
+                                   temperature=temperature, seed=seed, positions=positions,
+                                   repetition_penalty=repetition_penalty))
             self.streams.append(s)
         return s
 
@@ -166,6 +168,22 @@ def test_baseline_is_cached_per_prompt_and_settings():
     p.prompt = "In a galaxy"
     p.wait(5)
     assert len(scope.baseline_calls()) == 3 and scope.calls[-1]["prompt"] == "In a galaxy"
+
+
+def test_the_repetition_penalty_reaches_both_sides_and_a_new_one_regenerates_the_baseline():
+    scope = FakeScope()
+    p = panel(scope)
+    assert p.repetition_penalty == 1.1
+    p.coefficients = {1: 1.0}
+    p.wait(5)
+    assert [c["repetition_penalty"] for c in scope.calls] == [1.1, 1.1]
+    p.repetition_penalty = 1.0
+    p.wait(5)
+    assert len(scope.baseline_calls()) == 2 and [c["repetition_penalty"] for c in scope.calls[2:]] == [1.0, 1.0]
+    with pytest.raises(Exception, match="repetition_penalty"):
+        p.repetition_penalty = 0.5
+    assert p.repetition_penalty == 1.0
+    assert SteeringPanel(scope, "Hi", features=[1], auto_generate=False, repetition_penalty=1.3).repetition_penalty == 1.3
 
 
 def test_zero_coefficients_give_the_baseline_without_a_steered_run():

@@ -146,6 +146,13 @@ describe("SteeringPanel", () => {
     expect(model.get("seed")).toBeNull();
     set("Maximum new tokens", "-3");
     expect(model.get("max_new_tokens")).toBe(12);
+    const penalty = el.querySelector<HTMLInputElement>('input[aria-label="Repetition penalty"]')!;
+    expect(penalty.value).toBe("1.1"); // the kernel's default, shown before anything is set
+    set("Repetition penalty", "1.3");
+    expect(model.get("repetition_penalty")).toBe(1.3);
+    set("Repetition penalty", "0.5"); // below 1 would reward repeats: refused, the box shows the value again
+    expect(model.get("repetition_penalty")).toBe(1.3);
+    expect(penalty.value).toBe("1.3");
     expect(el.querySelector("h4:nth-of-type(1)")).not.toBeNull();
     expect(el.textContent).toContain("Steered (clamp #40 =2.5)");
   });

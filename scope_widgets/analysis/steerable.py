@@ -124,7 +124,9 @@ def neutral_reading(model, tokenizer, hook_point: str) -> tuple[torch.Tensor, to
     if model not in _readings:
         prompts = list(TRIAL_PROMPTS)
         zeros = torch.zeros(len(prompts), model.get_input_embeddings().weight.shape[1])
-        texts = steered_continuations(model, tokenizer, hook_point, prompts, zeros, new_tokens=_NEW_TOKENS)
+        # plain greedy text to read (the writing rule was measured on it), not a continuation to judge
+        texts = steered_continuations(model, tokenizer, hook_point, prompts, zeros, new_tokens=_NEW_TOKENS,
+                                      repetition_penalty=1.0)
         heads = [tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
         rows = [h + tokenizer(t, add_special_tokens=False)["input_ids"] for h, t in zip(heads, texts)]
         ids, attn = pad_batch(rows, pad_id(tokenizer))

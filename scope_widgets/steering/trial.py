@@ -14,6 +14,7 @@ import torch
 
 from ..engine.hooks import edit_activations
 from ..engine.tokens import left_padded, pad_batch, pad_id
+from .generation import REPETITION_PENALTY
 
 __all__ = ["FLUENT_NLL", "MAX_REPEAT", "MIN_WORDS", "steered_continuations", "continuation_nll", "repeat_fraction", "is_fluent"]
 
@@ -26,9 +27,11 @@ MIN_WORDS = 8
 
 
 def steered_continuations(model, tokenizer, hook_point: str, prompts: Sequence[str], vectors: torch.Tensor,
-                          positions: str = "all", new_tokens: int = 25) -> list[str]:
+                          positions: str = "all", new_tokens: int = 25,
+                          repetition_penalty: float = REPETITION_PENALTY) -> list[str]:
     """Greedy continuations, one per prompt: row ``r`` adds ``vectors[r]`` at ``hook_point`` at the steering
-    ``positions`` (``all``, ``prompt`` or ``generated``, as in ``Steering``; BOS is never steered).
+    ``positions`` (``all``, ``prompt`` or ``generated``, as in ``Steering``; BOS is never steered), with
+    generation's default repetition penalty (as ``scope.generate`` and the steering panel have it).
 
     The rows run as one left-padded batch; a zero vector gives the unsteered continuation."""
     if len(prompts) != vectors.shape[0]:
@@ -53,7 +56,7 @@ def steered_continuations(model, tokenizer, hook_point: str, prompts: Sequence[s
 
     with edit_activations(model, hook_point, edit), torch.no_grad():
         out = model.generate(**enc, do_sample=False, max_new_tokens=new_tokens, pad_token_id=pad_id(tokenizer),
-                             temperature=None, top_k=None, top_p=None)
+                             temperature=None, top_k=None, top_p=None, repetition_penalty=float(repetition_penalty))
     return [tokenizer.decode(row[width:], skip_special_tokens=True) for row in out]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from ..steering import DEFAULT_POSITIONS, METHODS, POSITIONS
+from ..steering import DEFAULT_POSITIONS, METHODS, POSITIONS, REPETITION_PENALTY
 
 log = logging.getLogger("scope_widgets.widgets")
 
@@ -85,8 +85,8 @@ def _stop_all() -> None:
 
 class SteeringController:
     """Runs the generations of one widget. The widget has the traits ``prompt``, ``method``,
-    ``max_new_tokens``, ``temperature``, ``seed``, ``baseline_text``, ``steered_text``, ``status``,
-    ``status_kind``, ``generating`` and the coefficient dict named by ``coef_trait``."""
+    ``max_new_tokens``, ``temperature``, ``seed``, ``repetition_penalty``, ``baseline_text``, ``steered_text``,
+    ``status``, ``status_kind``, ``generating`` and the coefficient dict named by ``coef_trait``."""
 
     def __init__(self, widget: Any, scope: Any, coef_trait: str) -> None:
         self.widget = widget
@@ -116,12 +116,13 @@ class SteeringController:
             "temperature": float(w.temperature),
             "seed": w.seed,
             "positions": getattr(w, "positions", "all"),
+            "repetition_penalty": float(getattr(w, "repetition_penalty", REPETITION_PENALTY)),
         }
 
     @staticmethod
     def _key(p: dict) -> tuple:
         return (p["prompt"], json.dumps(p["chat"]), p["steer_template"], tuple(sorted(p["steer"].items())), p["method"],
-                p["max_new_tokens"], p["temperature"], p["seed"], p["positions"])
+                p["max_new_tokens"], p["temperature"], p["seed"], p["positions"], p["repetition_penalty"])
 
     def request(self, force: bool = False) -> bool:
         """Start generating for the widget's current settings (cancelling stale work). Without
@@ -203,7 +204,8 @@ class SteeringController:
 
     def _generate(self, job: int, p: dict, force: bool, t0: float) -> None:
         self.last_timing = {}
-        base_key = (p["prompt"], json.dumps(chat_messages(p["chat"], "baseline")), p["max_new_tokens"], p["temperature"], p["seed"])
+        base_key = (p["prompt"], json.dumps(chat_messages(p["chat"], "baseline")), p["max_new_tokens"], p["temperature"], p["seed"],
+                    p["repetition_penalty"])
         sampling = p["temperature"] > 0
         cached = self._baselines.get(base_key)
         if cached is not None and force and sampling and p["seed"] is None:
@@ -246,6 +248,8 @@ class SteeringController:
             return None
         t0 = time.perf_counter()
         kwargs = dict(method=p["method"], max_new_tokens=p["max_new_tokens"], temperature=p["temperature"], seed=seed)
+        if p["repetition_penalty"] != REPETITION_PENALTY:  # the scope's default otherwise (fakes need not know it)
+            kwargs["repetition_penalty"] = p["repetition_penalty"]
         if steer:  # the baseline keeps the scope's defaults, so fakes and old scopes need not know positions
             kwargs["positions"] = p["positions"]
             steer = self.widget.steer_targets(steer)
@@ -305,6 +309,7 @@ class SteeringTraits(traitlets.HasTraits):
     max_new_tokens = traitlets.Int(40, min=1).tag(sync=True)
     temperature = traitlets.Float(0.0, min=0.0).tag(sync=True)
     seed = traitlets.Int(None, allow_none=True).tag(sync=True)
+    repetition_penalty = traitlets.Float(REPETITION_PENALTY, min=1.0, max=2.0).tag(sync=True)  # 1.0: none
     baseline_text = traitlets.Unicode("").tag(sync=True)
     steered_text = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
@@ -342,7 +347,7 @@ class SteeringTraits(traitlets.HasTraits):
         self._controller = SteeringController(self, scope, coef_trait)
         self.observe(self._on_steering_change,
                      names=[coef_trait, "method", "max_new_tokens", "temperature", "seed", "prompt", "positions", "chat",
-                            "steer_template"])
+                            "steer_template", "repetition_penalty"])
 
     def _on_steering_change(self, _change: dict) -> None:
         assert self._controller is not None

@@ -21,7 +21,7 @@ class SteeringPanel(SteeringTraits, ScopeWidget):
     directions from ``scope.direction(...)``, which get negative ids -1, -2, ... in ``coefficients``).
 
     One native range slider per feature (range about +/-3x the feature's typical maximum activation),
-    the method (``add``, ``clamp``, ``ablate``), max tokens, temperature and seed. Generation runs in a
+    the method (``add``, ``clamp``, ``ablate``), max tokens, temperature, repetition penalty and seed. Generation runs in a
     worker thread and streams into ``baseline_text`` and ``steered_text``; a newer coefficient cancels
     the stale generation; the baseline is cached per prompt and settings.
 
@@ -32,7 +32,8 @@ class SteeringPanel(SteeringTraits, ScopeWidget):
 
     Synced traits: ``coefficients`` ({feature id: coefficient}; assign a new dict), ``method``, ``positions``,
     ``baseline_text``, ``steered_text``, ``status``, ``prompt``, ``chat``, ``steer_template``,
-    ``max_new_tokens``, ``temperature``, ``seed``; ``baseline_tokens`` / ``steered_tokens`` give each
+    ``max_new_tokens``, ``temperature``, ``seed``, ``repetition_penalty`` (1.1 by default, 1.0 for none; pass it
+    as a keyword like the others); ``baseline_tokens`` / ``steered_tokens`` give each
     generated token's ``(text, probability)``.
     """
 
