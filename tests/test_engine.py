@@ -276,7 +276,8 @@ def test_the_repetition_penalty_is_on_by_default_and_one_turns_it_off(scope):
 
     assert scope.generate("Once", max_new_tokens=24) == plain(1.1)
     assert scope.generate("Once", max_new_tokens=24, repetition_penalty=1.0) == plain(1.0)
-    assert plain(1.0) != plain(1.1)  # the tiny random model repeats itself without it
+    assert scope.generate("Once", max_new_tokens=24, repetition_penalty=2.0) == plain(2.0)
+    assert plain(1.0) != plain(2.0)  # the tiny random model repeats itself without it
     streamed = "".join(scope.stream("Once", max_new_tokens=24, repetition_penalty=1.0))
     assert streamed == plain(1.0)
 
