@@ -14,7 +14,7 @@ import torch
 
 from ..engine.hooks import edit_activations
 from ..engine.tokens import left_padded, pad_batch, pad_id
-from .generation import REPETITION_PENALTY
+from .generation import REPETITION_PENALTY, sampling_kwargs
 
 __all__ = ["FLUENT_NLL", "MAX_REPEAT", "MIN_WORDS", "steered_continuations", "continuation_nll", "repeat_fraction", "is_fluent"]
 
@@ -55,8 +55,8 @@ def steered_continuations(model, tokenizer, hook_point: str, prompts: Sequence[s
         return h + vec[:, None, :]
 
     with edit_activations(model, hook_point, edit), torch.no_grad():
-        out = model.generate(**enc, do_sample=False, max_new_tokens=new_tokens, pad_token_id=pad_id(tokenizer),
-                             temperature=None, top_k=None, top_p=None, repetition_penalty=float(repetition_penalty))
+        settings = {**sampling_kwargs(tokenizer, new_tokens, 0.0, repetition_penalty), "pad_token_id": pad_id(tokenizer)}
+        out = model.generate(**enc, **settings)  # greedy, penalised as scope.generate is; padded as encoded
     return [tokenizer.decode(row[width:], skip_special_tokens=True) for row in out]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from ..steering import DEFAULT_POSITIONS, METHODS, POSITIONS, REPETITION_PENALTY
+from ..steering import DEFAULT_POSITIONS, MAX_REPETITION_PENALTY, METHODS, POSITIONS, REPETITION_PENALTY
 
 log = logging.getLogger("scope_widgets.widgets")
 
@@ -309,7 +309,7 @@ class SteeringTraits(traitlets.HasTraits):
     max_new_tokens = traitlets.Int(40, min=1).tag(sync=True)
     temperature = traitlets.Float(0.0, min=0.0).tag(sync=True)
     seed = traitlets.Int(None, allow_none=True).tag(sync=True)
-    repetition_penalty = traitlets.Float(REPETITION_PENALTY, min=1.0, max=2.0).tag(sync=True)  # 1.0: none
+    repetition_penalty = traitlets.Float(REPETITION_PENALTY, min=1.0, max=MAX_REPETITION_PENALTY).tag(sync=True)  # 1.0: none
     baseline_text = traitlets.Unicode("").tag(sync=True)
     steered_text = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
