@@ -293,13 +293,37 @@ def test_features_that_fire_on_the_word_across_the_corpus_get_a_bonus():
     ids[1], counts[1] = [0, q], [7, 2]
     ids[3], counts[3] = [0, -1], [4, 0]
     corpus = _Corpus(ids, counts, totals)
-    rate = _profile_bonus(scope.tokenizer, corpus, "Q", 40)
+    rate, fired, texts = _profile_bonus(scope.tokenizer, corpus, "Q", 40)
     assert rate[11] == 1.0 and rate[1] == pytest.approx(0.2 * 0.4) and int((rate > 0).sum()) == 2
+    assert (fired[11], texts[11], fired[1], texts[1]) == (10, 10, 2, 10)
     # dashboards without profiles (Gemma Scope's examples), or of another SAE's width: no bonus
-    assert not _profile_bonus(scope.tokenizer, object(), "Q", 40).any()
-    assert not _profile_bonus(scope.tokenizer, corpus, "Q", 41).any()
+    assert not _profile_bonus(scope.tokenizer, object(), "Q", 40)[0].any()
+    assert not _profile_bonus(scope.tokenizer, corpus, "Q", 41)[0].any()
     args = (scope.model, scope.tokenizer, scope.sae, "Q")
     plain = {h.feature: h.score for h in search_word(*args, k=5, generate=False)}
     boosted = {h.feature: h for h in search_word(*args, k=5, generate=False, corpus=corpus)}
     assert boosted[11].score == pytest.approx(plain[11] + PROFILE_WEIGHT)
     assert boosted[11].extra["corpus_rate"] == 1.0
+
+
+def test_a_hit_labelled_from_other_uses_says_that_it_fires_on_the_word():
+    from scope_widgets.analysis.search import search_word
+
+    scope = make_scope(d_sae=40, layer=0, seed=3)
+    planted(scope, 11)  # feature 11 fires on "Q"
+    q = scope.tokenizer.convert_tokens_to_ids("Q")
+    totals = np.zeros(q + 1, dtype=np.int64)
+    totals[q] = 8
+    ids, counts = np.full((40, 1), -1), np.zeros((40, 1), dtype=np.int64)
+    ids[11], counts[11] = [q], [7]  # it fired on "Q" in 7 of the 8 corpus texts that hold it
+    corpus = _Corpus(ids, counts, totals)
+    args = (scope.model, scope.tokenizer, scope.sae, "Q")
+    for steer in (False, True):
+        hits = {h.feature: h for h in search_word(*args, k=5, generate=False, corpus=corpus, steer=steer,
+                                                  labels={11: "None / said / replied"})}
+        assert hits[11].note == "fires on 'Q' in 7 of the 8 corpus texts that hold it; its label comes from its strongest examples"
+        assert all(h.note is None for f, h in hits.items() if f != 11)  # the others never fired on it there
+    # a label that names the word needs no note; neither does a hit without corpus counts
+    hits = {h.feature: h for h in search_word(*args, k=5, generate=False, corpus=corpus, labels={11: "Q / q"})}
+    assert hits[11].note is None
+    assert all(h.note is None for h in search_word(*args, k=5, generate=False))

@@ -162,21 +162,42 @@ def _word_token_ids(tokenizer, word: str, whole: bool = False) -> set[int]:
     return ids
 
 
-def _profile_bonus(tokenizer, corpus, word: str, d_sae: int) -> torch.Tensor:
-    """In [0, 1]: per feature, the share of the corpus texts holding the word's token in which the feature
-    fired on it, where that token is among the ones it usually fires on (its token profile, kept by the
-    dashboards: :mod:`.token_profile`), scaled down below 5 such texts. Zeros without a profile."""
+def _profile_bonus(tokenizer, corpus, word: str, d_sae: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(rate, fired, texts)``, each ``[d_sae]``. ``rate`` in [0, 1]: per feature, the share of the corpus
+    texts holding the word's token in which the feature fired on it, where that token is among the ones it
+    usually fires on (its token profile, kept by the dashboards: :mod:`.token_profile`), scaled down below
+    5 such texts; ``fired`` and ``texts`` the two counts behind it. Zeros without a profile."""
     arrays = getattr(corpus, "arrays", None)
-    out = torch.zeros(d_sae)
+    out, fired, texts = torch.zeros(d_sae), torch.zeros(d_sae), torch.zeros(d_sae)
     if not isinstance(arrays, dict) or "profile_ids" not in arrays or arrays["profile_ids"].shape[0] != d_sae:
-        return out
+        return out, fired, texts
     totals = corpus.text_counts()
     for t in _word_token_ids(tokenizer, word, whole=True):
         rows, cols = (arrays["profile_ids"] == t).nonzero()  # each feature holds a token once in its profile
         n = torch.as_tensor(arrays["profile_counts"][rows, cols], dtype=torch.float32)
-        seen = float(totals[t]) if t < len(totals) else 0.0
+        seen = n.clamp_min(float(totals[t]) if t < len(totals) else 0.0)
         rows = torch.as_tensor(rows, dtype=torch.long)
-        out[rows] = torch.maximum(out[rows], n / n.clamp_min(seen) * (n / 5).clamp(max=1.0))
+        rate = n / seen * (n / 5).clamp(max=1.0)
+        better = rate > out[rows]  # the spelling (" dog", "Dog", ...) it fires on most reliably counts
+        out[rows[better]], fired[rows[better]], texts[rows[better]] = rate[better], n[better], seen[better]
+    return out, fired, texts
+
+
+#: From this ``corpus_rate`` on, a search hit whose label does not name the word says that it fires on it.
+NOTE_RATE = 0.5
+
+
+def _word_notes(hits: list[SearchHit], word: str) -> list[SearchHit]:
+    """Hits that fire on the word in most corpus texts holding it, but whose automatic label comes from
+    other, stronger uses (``None / said / replied`` for "mountain"), get a ``note`` saying so."""
+    out = []
+    for h in hits:
+        fired, texts = int(h.extra.get("corpus_fired", 0)), int(h.extra.get("corpus_texts", 0))
+        named = h.label is not None and _mentions(h.label, word)
+        if h.extra.get("corpus_rate", 0.0) >= NOTE_RATE and not named:
+            h = replace(h, note=f"fires on {word!r} in {fired} of the {texts} corpus texts that hold it; "
+                                f"its label comes from its strongest examples")
+        out.append(h)
     return out
 
 
@@ -229,16 +250,16 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
     # at a perfect AUROC, and the ones that fire strongly on every text about the word are the concept's own
     # (measured on the 27-concept suite with the plain-BatchTopK default: top-5 hits 15 of 27 at 0.05, 19 from
     # 0.15, 20 from 0.4 to 1.0; the Matryoshka default gets 23 of 27 at 0.5)
-    rate = _profile_bonus(tokenizer, corpus, word, sae.d_sae)
+    rate, fired, held = _profile_bonus(tokenizer, corpus, word, sae.d_sae)
     score = a + GAP_WEIGHT * _gap(pos, neg) + 0.1 * bonus + PROFILE_WEIGHT * rate
-    extra = {"auroc_word": a_word, "auroc_about": a_about, "corpus_rate": rate, "mean_in": pos.mean(0),
-             "mean_out": neg.mean(0)}
+    extra = {"auroc_word": a_word, "auroc_about": a_about, "corpus_rate": rate, "corpus_fired": fired,
+             "corpus_texts": held, "mean_in": pos.mean(0), "mean_out": neg.mean(0)}
     if not steer:
-        return _hits(score, a, bonus, extra, k, labels)
+        return _word_notes(_hits(score, a, bonus, extra, k, labels), word)
     from .steerable import (STEER_CANDIDATES, STEER_POOL, concept_token_ids, concept_words, embedding_neighbours,
                             rank_by_steering, writing_scores)
 
-    hits = _hits(score, a, bonus, extra, max(k, STEER_POOL), labels)
+    hits = _word_notes(_hits(score, a, bonus, extra, max(k, STEER_POOL), labels), word)
     neighbours = embedding_neighbours(model, tokenizer, word)
     scales = {h.feature: steering_scale(model, tokenizer, sae, h.feature) for h in hits}
     writes, unsteered = writing_scores(model, tokenizer, sae, [h.feature for h in hits],
