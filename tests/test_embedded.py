@@ -124,6 +124,21 @@ def test_the_shipped_everyday_rates_are_the_default_sae_s_and_used(scope):
     assert ref.background_count[int(next(iter(data["counts"])))] == next(iter(data["counts"].values()))
 
 
+def test_the_shipped_labels_are_what_the_labelling_code_makes(scope):
+    from scope_widgets.analysis import sources
+    from scope_widgets.analysis.dashboards_file import Dashboards
+    from scope_widgets.analysis.lexicon import lexicon
+
+    if lexicon() is None:
+        pytest.skip("WordNet (Debian's wordnet-base) is not installed: scripts/setup --test installs it")
+    dash = Dashboards.load(sources.DEFAULT_DASHBOARDS_DIR, scope.tokenizer)
+    shipped = list(dash.auto_labels)
+    # regenerate with: python -m scope_widgets.analysis --relabel
+    fresh = dash.compute_auto_labels()
+    differ = [i for i, (a, b) in enumerate(zip(shipped, fresh)) if a != b]
+    assert not differ, [(i, shipped[i], fresh[i]) for i in differ[:5]]
+
+
 def test_the_explorer_opens_on_the_first_feature_of_its_list(scope):
     """The heatmap and dashboard open on the feature the list puts first (what stands out), not on the
     strongest one: in code the strongest is a line-break feature that the list does not show."""

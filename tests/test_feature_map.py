@@ -123,6 +123,9 @@ def test_the_default_sae_ships_its_layout():
     ("time period: Day / Christmas", False, "word groups"), ("作成 / and", False, "other scripts"),
     ("= (after __)", False, "code & symbols"), ("``` / exit", False, "code & symbols"),
     ("French words", True, "your labels"),
+    # dense features headed by the kind of token they fire on (auto_labels.class_head)
+    ("punctuation: . / , / \\n", False, "punctuation & spaces"), ("pronouns: me / him / them", False, "words"),
+    ("function words and punctuation: . / and / a · top: return", False, "words"),
 ])
 def test_label_kinds(label, user, kind):
     assert kind in LABEL_KINDS and label_kind(label, user) == kind

@@ -125,6 +125,31 @@ def test_dense_features_are_named_by_what_they_usually_fire_on():
     assert profile_label([]) is None
 
 
+def test_profiles_of_function_words_are_headed_by_their_kind():
+    from scope_widgets.analysis.auto_labels import class_head
+    from scope_widgets.analysis.lexicon import word_class
+
+    assert [word_class(w) for w in ("The", "of", "\\n", "␣", "):", "dog", "4", "ing")] == \
+        ["determiners", "prepositions", "punctuation", "punctuation", "punctuation", None, None, None]
+
+    def rows(*words):
+        return [(" " + w, 9 - i, 0.9) for i, w in enumerate(words)]
+
+    # five of six of one kind, the three listed among them
+    assert profile_label(rows("me", "him", "them", "you", "us", "dog")) == "pronouns: me / him / them"
+    # the listed words must all be of it: "to" leads, so no single kind; a content word blocks "function words"
+    assert profile_label(rows("to", "I", "he", "we", "me", "dog")) == "to / I / he"
+    assert profile_label(rows("the", "to", "a", "of", "and", "he")) == "function words: the / to / a"
+    assert profile_label(rows(".", "and", "a", "of", "the", "or")) == "function words and punctuation: . / and / a"
+    assert profile_label(rows(".", ",", "\n", ":", ";", "and")) == "punctuation: . / , / \\n"
+    # content words get no grammatical head (a feature on nouns is often about a topic), nor do short profiles
+    assert profile_label(rows("food", "house", "children", "book", "water", "story")) == "food / house / children"
+    assert class_head(["the", "of", "a"]) is None
+    # a head in front of a dense feature's label, before what its top examples repeat
+    assert usual_label("surprised / week", rows("is", "to", "it", ".", "a", "was"), 0.1) == \
+        "function words: is / to / it · top: surprised / week"  # the "." is not among the words listed
+
+
 def test_the_dashboard_shows_the_profile(scope_and_dash):
     scope, dash = scope_and_dash
     j = int(np.argmax(dash.active_count))

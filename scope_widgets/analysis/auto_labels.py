@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .lexicon import STOPWORDS, simple_lemma
+from .lexicon import STOPWORDS, WORD_CLASSES, simple_lemma, word_class
 
 __all__ = ["TokenStrings", "show_token", "LABEL_LOGIT_Z", "strong_logits", "auto_label", "DENSE_LABEL",
-           "profile_label", "usual_label", "TOP_MARK"]
+           "profile_label", "usual_label", "TOP_MARK", "CLASS_SHARE", "class_head"]
 
 #: The longest label made from one source (top examples, or a token profile).
 LABEL_CHARS = 70
@@ -190,13 +190,40 @@ def profile_label(rows: Sequence[tuple[str, int, float]], max_parts: int = 3, le
         surface.setdefault(key, Counter())[w] += count
     if not order:
         return None
-    keys = order[:max_parts]
+    shown = [surface[k].most_common(1)[0][0] for k in order]
     head = ""
     if lex is not None:
         alpha = {k: weight[k] for k in order if k.isalpha() and len(k) > 2}
         hyper = lex.shared_hypernym(alpha) if alpha else None
         head = f"{hyper}: " if hyper else ""
-    return (head + " / ".join(surface[k].most_common(1)[0][0] for k in keys))[:LABEL_CHARS]
+    if not head:
+        kind = class_head(shown[:6], max_parts)
+        head = f"{kind}: " if kind else ""
+    return (head + " / ".join(shown[:max_parts]))[:LABEL_CHARS]
+
+
+#: A dense feature's profile label is headed by the kind of function word it usually fires on ("prepositions:
+#: of / to / about") when at least this many of its first six tokens are of that kind (:func:`.lexicon.word_class`).
+CLASS_SHARE = 5
+
+
+def class_head(words: Sequence[str], shown: int = 3) -> str | None:
+    """The kind of token that ``words`` (a profile's first tokens, as label words) are: one kind for at
+    least :data:`CLASS_SHARE` of six (all of four or five) and for each of the first ``shown`` (those the
+    label lists); ``"function words"`` when all are function words of mixed classes (``"function words and
+    punctuation"`` when the label lists punctuation too); else None."""
+    if len(words) < 4:
+        return None
+    kinds = [word_class(w) for w in words]
+    counts = Counter(k for k in kinds if k)
+    if counts:
+        kind, n = counts.most_common(1)[0]
+        if n >= math.ceil(CLASS_SHARE * len(words) / 6) and all(k == kind for k in kinds[:shown]):
+            return kind
+    function = set(WORD_CLASSES) | {"punctuation"}
+    if all(k in function for k in kinds) and any(k != "punctuation" for k in kinds):
+        return "function words and punctuation" if "punctuation" in kinds[:shown] else "function words"
+    return None
 
 
 def usual_label(example_label: str | None, rows: Sequence[tuple[str, int, float]], density: float, lex=None) -> str | None:

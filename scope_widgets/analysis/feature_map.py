@@ -31,6 +31,7 @@ import torch
 
 from ..runtime import atomic_write, cache_dir, progress_bar
 from .label_store import safe_name
+from .lexicon import WORD_CLASSES
 from .stats import sae_fingerprint
 
 __all__ = ["LAYOUT_VERSION", "SHIPPED_LAYOUT", "compute_layout", "feature_layout", "layout_path", "save_layout",
@@ -247,6 +248,11 @@ def label_kind(label: str | None, user: bool = False) -> str:
         return "your labels"
     if not label or not label.strip():
         return "no label"
+    head = label.split(": ", 1)[0]
+    if head == "punctuation":  # a dense feature's head names the kind of token it fires on (auto_labels.class_head)
+        return "punctuation & spaces"
+    if head in WORD_CLASSES or head.startswith("function words"):
+        return "words"
     if _GROUP.match(label):
         return "word groups"
     first = re.split(r" / | \(| → ", label, maxsplit=1)[0].strip().rstrip("…").strip()

@@ -11,7 +11,7 @@ import functools
 import re
 from pathlib import Path
 
-__all__ = ["Lexicon", "lexicon", "STOPWORDS"]
+__all__ = ["Lexicon", "lexicon", "STOPWORDS", "WORD_CLASSES", "word_class"]
 
 WORDNET_DIR = Path("/usr/share/wordnet")
 #: Hypernyms too general to name a feature by.
@@ -27,6 +27,32 @@ that these those he she they we you i me him her them us my your his their our n
 will would can could should may might must than then there here what which who whom when where why how all any
 each every some such very just also only into over out up down about after before again more most other own same
 too s t""".split())
+
+
+#: Closed word classes: what a dense feature that fires on function words is named by.
+WORD_CLASSES = {
+    "pronouns": """i me my mine you your yours he him his she her hers it its we us our ours they them their theirs myself
+        yourself himself herself itself ourselves themselves everyone someone anyone nobody everybody somebody anybody
+        something anything nothing everything""",
+    "determiners": "the a an this that these those some any no every each all both either neither another such",
+    "prepositions": """of to in on at by for with from about into over under through between after before during without
+        within among against across toward towards upon onto around behind beyond beside near off out up down since
+        until like than as""",
+    "conjunctions": "and or but nor so yet because although though while if unless whereas",
+    "auxiliaries": "be is are was were been being am have has had do does did will would can could shall should may might must",
+    "question words": "what which who whom whose when where why how",
+}
+_CLASS_OF = {w: c for c, words in WORD_CLASSES.items() for w in words.split()}
+
+
+def word_class(word: str) -> str | None:
+    """The kind of a label word, when it is a function word: ``"punctuation"`` for one without letters or
+    digits (``\\n`` and ``␣``, the names of spacing tokens, too), or its class in :data:`WORD_CLASSES`
+    (case-folded); None for a content word, a word piece or a number. Content words get no class: a
+    dense feature that fires on nouns is often about a topic (food, people), which "nouns" would hide."""
+    if word in ("\\n", "\\t", "␣") or not re.search(r"[^\W_]", word):
+        return "punctuation"
+    return _CLASS_OF.get(word.lower())
 
 
 class Lexicon:
