@@ -318,11 +318,18 @@ def test_a_hit_labelled_from_other_uses_says_that_it_fires_on_the_word():
     ids[11], counts[11] = [q], [7]  # it fired on "Q" in 7 of the 8 corpus texts that hold it
     corpus = _Corpus(ids, counts, totals)
     args = (scope.model, scope.tokenizer, scope.sae, "Q")
-    for steer in (False, True):
-        hits = {h.feature: h for h in search_word(*args, k=5, generate=False, corpus=corpus, steer=steer,
-                                                  labels={11: "None / said / replied"})}
-        assert hits[11].note == "fires on 'Q' in 7 of the 8 corpus texts that hold it; its label comes from its strongest examples"
-        assert all(h.note is None for f, h in hits.items() if f != 11)  # the others never fired on it there
+    corpus_note = "fires on 'Q' in 7 of the 8 corpus texts that hold it; its label comes from its strongest examples"
+    hits = {h.feature: h for h in search_word(*args, k=5, generate=False, corpus=corpus, labels={11: "None / said / replied"})}
+    assert hits[11].note == corpus_note
+    assert all(h.note is None for f, h in hits.items() if f != 11)  # the others never fired on it there
+    # with steer=True, a tried hit that turned no trial opening says so and points to a direction
+    trial_note = "turned none of the trial openings to 'Q': try scope.direction('Q'), which often steers where one feature does not"
+    steered = search_word(*args, k=5, generate=False, corpus=corpus, steer=True, labels={11: "None / said / replied"})
+    assert any(h.steers == 0 for h in steered)
+    for h in steered:
+        expected = [corpus_note] if h.feature == 11 else []
+        expected += [trial_note] if h.steers == 0 else []
+        assert h.note == ("; ".join(expected) or None), (h.feature, h.steers, h.note)
     # a label that names the word needs no note; neither does a hit without corpus counts
     hits = {h.feature: h for h in search_word(*args, k=5, generate=False, corpus=corpus, labels={11: "Q / q"})}
     assert hits[11].note is None

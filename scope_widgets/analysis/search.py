@@ -269,7 +269,14 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
             for i in order[:k]]
     tried = rank_by_steering(model, tokenizer, sae, best[:STEER_CANDIDATES], concept_words(word, neighbours), scales,
                              reorder=False)
+    tried = [h if h.steers else replace(h, note=_joined(h.note, f"turned none of the trial openings to {word!r}: "
+                                                       f"try scope.direction({word!r}), which often steers where one feature does not"))
+             for h in tried]
     return tried + best[STEER_CANDIDATES:]
+
+
+def _joined(*notes: str | None) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 def steering_scale(model, tokenizer, sae, feature: int | None = None) -> float:
