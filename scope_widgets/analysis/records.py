@@ -68,8 +68,8 @@ class SearchHit:
     #: with ``search(word, steer=True)``: the mean probability that the next token is one of the concept's
     #: words when the feature is added to neutral text (``extra["writes_unsteered"]``: without it)
     writes: float | None = None
-    #: with ``search(word)``: a word of warning when the label misleads, e.g. a feature that fires on the word
-    #: in most corpus texts holding it but is labelled from its other, stronger uses
+    #: with ``search(word)``: a word of warning, when a feature fires on the word in most corpus texts holding
+    #: it but is labelled from its other, stronger uses; with ``steer=True`` also when its trial steered nothing
     note: str | None = None
     extra: dict = field(default_factory=dict, repr=False)
 
