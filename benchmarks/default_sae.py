@@ -19,6 +19,9 @@ Measured (BOS excluded everywhere):
    compare, of ``acts.top()``, the strongest); a listed feature is *about the text* when its AUROC for that
    concept is >= 0.80. The same two reading measures on ``data/eval/concepts_heldout.json`` (20 other
    concepts x 8 sentences, written after every search and label rule had been tuned on the first suite).
+   And what a click on a word lists first (in the same paragraphs, at every content word): the first of
+   ``acts.ranked_at`` (its word's features first) and of ``acts.top_at`` (the strongest); it is *placed*
+   when it is about the concept (AUROC >= 0.80) or its label names the clicked word.
 3. **Steering**: for each concept, the top feature of ``scope.search(word)`` and that of
    ``scope.search(word, steer=True)`` (search's best readers tried on the sliders, with other prompts than
    these, see ``analysis/steerable.py``) are each added (method ``add``) at
@@ -134,6 +137,42 @@ def standout_scores(scope, suite: dict, per: dict, k: int = 5) -> dict:
     return out
 
 
+def token_list_scores(scope, suite: dict, per: dict) -> dict:
+    """What a click on a word lists first, in each concept's paragraph: at every content word (letters, not a
+    function word), the first feature of ``ranked_at`` (its word's features first, the token list's order)
+    and of ``top_at`` (the strongest). The first is *one a reader can place* when it is about the paragraph's
+    concept (AUROC >= ``STANDOUT_AUROC``) or its label names the clicked word; *dense* when it usually fires
+    on 3% of tokens or more."""
+    from scope_widgets.analysis.lexicon import word_class
+    from scope_widgets.features import label_names
+
+    names = [c["name"] for c in suite["concepts"]]
+    paragraphs = scope.features([" ".join(c["sentences"]) for c in suite["concepts"]])
+    cache: dict[int, str] = {}
+
+    def label(i: int) -> str:
+        if i not in cache:
+            cache[i] = scope.label(i) or ""
+        return cache[i]
+
+    out = {"ranked": {"placed": 0, "dense": 0}, "strongest": {"placed": 0, "dense": 0}, "words": 0}
+    for name, acts in zip(names, paragraphs):
+        rate = acts.usual_levels().usual_rate()
+        for pos in range(acts.first_position, acts.n_tokens):
+            word = acts.tokens[pos].strip()
+            if not re.fullmatch(r"[A-Za-z]{3,}", word) or word_class(word) is not None:
+                continue
+            firsts = {"ranked": acts.ranked_at(pos, 1, labels=label), "strongest": acts.top_at(pos, 1)}
+            if not firsts["strongest"]:
+                continue
+            out["words"] += 1
+            for key, first in firsts.items():
+                f = first[0][0]
+                out[key]["placed"] += int(per[name][f] >= STANDOUT_AUROC or label_names(label(f), word))
+                out[key]["dense"] += int(rate[f] >= 0.03)
+    return out
+
+
 # ------------------------------------------------------------------------------------------ steering
 def judge(scope, prompt: str, text: str, pattern: str) -> dict:
     """A steered continuation judged by the library's rules (``steering.trial``) and the concept's pattern."""
@@ -211,9 +250,11 @@ def main(argv=None) -> dict:
     rows, report["concept_summary"], per = concept_rows(scope, suite, concepts)
     report["concepts"] = rows
     report["standout"] = standout_scores(scope, suite, per)
+    report["token_lists"] = token_list_scores(scope, suite, per)
     log("held-out concepts ...")  # a second suite that no search, label or steering rule was tuned on
     heldout = json.loads((DATA / "concepts_heldout.json").read_text())
-    report["heldout_concepts"], report["heldout_summary"], _ = concept_rows(scope, heldout, heldout["concepts"])
+    report["heldout_concepts"], report["heldout_summary"], per_heldout = concept_rows(scope, heldout, heldout["concepts"])
+    report["heldout_token_lists"] = token_list_scores(scope, heldout, per_heldout)
 
     log("steering ...")
     fractions = FRACTIONS[1::2] if args.quick else FRACTIONS
@@ -270,6 +311,12 @@ def summary(report: dict) -> str:
             r = st[ranking]
             lines.append(f"lists | {what}: first feature about the paragraph {r['first_about_the_text']}/{r['n']} | "
                          f"{r['about_the_text_in_first_k']}/{st['k'] * r['n']} of the first {st['k']}")
+    for key, what in (("token_lists", "concepts"), ("heldout_token_lists", "held-out concepts")):
+        t = report.get(key)
+        if t:
+            lines.append(f"token lists ({what}) | {t['words']} clicked words | first feature placed: its word's first "
+                         f"{t['ranked']['placed']}, strongest {t['strongest']['placed']} | dense first: "
+                         f"{t['ranked']['dense']} and {t['strongest']['dense']}")
     for pos, st in report["steering"].items():
         d = f" | directions {st['direction_successes']}/{st['n']}" if st["direction_successes"] is not None else ""
         lines.append(f"steering ({pos}) | search(word)'s top feature {st['feature_successes']}/{st['n']} | "

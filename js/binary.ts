@@ -18,7 +18,7 @@ function parts(x: unknown): [ArrayBufferLike, number, number] | null {
   return null;
 }
 
-function decode<T extends Int32Array | Float32Array>(
+function decode<T extends Int32Array | Float32Array | Uint8Array>(
   x: unknown,
   Ctor: { new (b: ArrayBufferLike, off: number, len: number): T; new (len: number): T; BYTES_PER_ELEMENT: number },
   expected?: number,
@@ -50,4 +50,9 @@ export function toInt32(x: unknown, expected?: number): Int32Array {
 /** float32 values from a DataView / ArrayBuffer / typed array (empty for null). */
 export function toFloat32(x: unknown, expected?: number): Float32Array {
   return decode(x, Float32Array, expected);
+}
+
+/** uint8 values from a DataView / ArrayBuffer / typed array (empty for null). */
+export function toUint8(x: unknown, expected?: number): Uint8Array {
+  return decode(x, Uint8Array, expected);
 }

@@ -13,7 +13,7 @@ import { scaleMax } from "./colors";
 import { fmt, h, listen, replaceChildren, tokenLabel } from "./dom";
 import { commit, getOptInt, getString, onChange } from "./traits";
 import { sparkline } from "./sparkline";
-import { type ActData, DATA_TRAITS, storeFor, topAt } from "./store";
+import { type ActData, DATA_TRAITS, rankedAt, storeFor } from "./store";
 import type { View, WidgetModel } from "./types";
 
 export interface FeatureListOptions {
@@ -29,6 +29,8 @@ export interface FeatureListOptions {
 export interface FeatureRowData {
   id: number;
   value: number;
+  /** one of the clicked token's word's features (it usually fires on the word, or its label names it) */
+  word?: boolean;
 }
 
 /** Whether a feature matches the filter text: `#12`/`12` by id prefix, words by label. */
@@ -46,12 +48,13 @@ export type Ranking = "standout" | "strongest";
 
 /**
  * The rows to list: the text's features (exact columns), or the top-k of one token.
- * `standout` keeps the kernel's order (features that fire on more of this text's tokens than their
- * usual rate predicts); `strongest` sorts by the maximum activation in the text.
+ * For the text, `standout` keeps the kernel's order (features that fire on more of this text's tokens than
+ * their usual rate predicts); `strongest` sorts by the maximum activation in the text. For a token,
+ * `standout` lists the features of its word first (see `rankedAt`), `strongest` by activation.
  */
 export function listRows(d: ActData, position: number | null, ranking: Ranking = "strongest"): FeatureRowData[] {
   if (position !== null && position >= 0 && position < d.n) {
-    return topAt(d, position).map(([id, value]) => ({ id, value }));
+    return rankedAt(d, position, ranking === "standout");
   }
   const rows = d.columnIds.map((id) => ({ id, value: scaleMax(d.columns.get(id) ?? [], d.hasBos) }));
   if (ranking === "strongest") rows.sort((a, b) => b.value - a.value);
@@ -74,7 +77,7 @@ export function createFeatureList(model: WidgetModel, opts: FeatureListOptions =
     attrs: {
       type: "button",
       "data-role": "ranking",
-      title: "Switch between the features that stand out in this text and the strongest ones",
+      title: "Switch between the features that stand out (in the text, or of the clicked token's word) and the strongest ones",
     },
   });
   const filter = h("input", {
@@ -168,20 +171,23 @@ export function createFeatureList(model: WidgetModel, opts: FeatureListOptions =
     const position = getOptInt(model, positionTrait);
     const atToken = position !== null && position >= 0 && position < d.n;
     const ranking: Ranking = getString(model, "ranking", "standout") === "strongest" ? "strongest" : "standout";
+    const word = atToken ? tokenLabel(d.tokens[position as number]) : "";
     title.textContent = atToken
-      ? `Top features at token ${position}: “${tokenLabel(d.tokens[position as number])}”`
+      ? ranking === "standout"
+        ? `Token ${position} “${word}”: its word's features first`
+        : `Token ${position} “${word}”: strongest features`
       : ranking === "standout"
         ? "Features that stand out in the text"
         : "Strongest features of the text";
     wholeText.hidden = !atToken;
-    rankBy.hidden = atToken;
-    rankBy.textContent = ranking === "standout" ? "show strongest" : "show what stands out";
+    rankBy.textContent =
+      ranking === "standout" ? "show strongest" : atToken ? "show its word's features first" : "show what stands out";
     rankBy.setAttribute("aria-label", rankBy.textContent);
     const labels = store.labels();
     const steerable = !!opts.onSteer && (opts.canSteer ? opts.canSteer() : true);
     const rows = listRows(d, atToken ? position : null, ranking);
     rowEls = [];
-    const items = rows.map(({ id, value }) => {
+    const items = rows.map(({ id, value, word: ofWord }) => {
       const label = labels.get(id);
       const row = h(
         "div",
@@ -192,11 +198,15 @@ export function createFeatureList(model: WidgetModel, opts: FeatureListOptions =
             tabindex: "-1",
             "data-feature-id": id,
             "aria-pressed": "false",
-            "aria-label": `Feature ${id}${label ? `: ${label}` : ""}, activation ${fmt(value)}`,
+            "aria-label": `Feature ${id}${label ? `: ${label}` : ""}, activation ${fmt(value)}${ofWord ? ", a feature of this word" : ""}`,
             "aria-keyshortcuts": steerable ? "S" : null,
           },
         },
-        h("span", { class: "sw-fid", text: `#${id}` }),
+        h("span", {
+          class: "sw-fid" + (ofWord && ranking === "standout" ? " sw-word" : ""),
+          text: `#${id}`,
+          attrs: { title: ofWord ? `Usually fires on “${word.trim()}” (or its label names it)` : null },
+        }),
         h("span", { class: "sw-flabel" + (label ? "" : " sw-dim"), text: label ?? "unlabelled", attrs: { title: label ?? null } }),
         h("span", { class: "sw-fval", text: fmt(value) }),
         spark(id, atToken ? position : null),

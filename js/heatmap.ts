@@ -17,8 +17,8 @@
  */
 import { argMax, heatLevel, scaleMax } from "./colors";
 import { activeIn, displayToken, fmt, h, listen, replaceChildren, tokenLabel, uniqueId } from "./dom";
-import { commit, getOptInt, onChange } from "./traits";
-import { type ActData, DATA_TRAITS, type Store, storeFor, topAt } from "./store";
+import { commit, getOptInt, getString, onChange } from "./traits";
+import { type ActData, DATA_TRAITS, rankedAt, type Store, storeFor } from "./store";
 import type { View, WidgetModel } from "./types";
 
 export interface HeatmapOptions {
@@ -417,7 +417,9 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
     if (!data || !spans[i]) return;
     tipFor = i;
     const labels = store.labels();
-    const rows = topAt(data, i, nTooltip).map(([id, v]) =>
+    // the order a click on this token lists them in (its word's features first, unless "show strongest")
+    const wordFirst = getString(model, "ranking", "standout") !== "strongest";
+    const rows = rankedAt(data, i, wordFirst, nTooltip).map(({ id, value: v }) =>
       h(
         "tr",
         undefined,

@@ -7,6 +7,8 @@
  *   n_tokens, k: number
  *   top_ids: bytes                 int32, row-major [n_tokens, k], strongest first
  *   top_values: bytes              float32, same layout
+ *   word_ranks: bytes              uint8, same layout: where each comes among the features of the token's
+ *                                  word (1 first, 0 for the others); empty: no such order (strongest first)
  *   column_ids: number[]           features whose exact per-token activations are sent
  *   columns: bytes                 float32, row-major [len(column_ids), n_tokens]
  *   labels: {id: label}
@@ -18,7 +20,7 @@
  * store has seen: a reply about the text before the latest change (the kernel can answer from the old
  * activations while a worker is swapping in new ones) is dropped, not shown against the new tokens.
  */
-import { toFloat32, toInt32 } from "./binary";
+import { toFloat32, toInt32, toUint8 } from "./binary";
 import { getBool, getIntList, getNumber, getStringList, getStringMap, onChange, onMessage } from "./traits";
 import type { WidgetModel } from "./types";
 
@@ -29,6 +31,8 @@ export interface ActData {
   hasBos: boolean;
   topIds: Int32Array;
   topValues: Float32Array;
+  /** [n, k] where each of a token's features comes among its word's features (1 first; 0: not one); may be empty */
+  wordRanks: Uint8Array;
   /** features with exact columns, in the kernel's order (strongest over the text first) */
   columnIds: number[];
   columns: Map<number, Float32Array>;
@@ -40,7 +44,17 @@ export interface Column {
   exact: boolean;
 }
 
-export const DATA_TRAITS = ["tokens", "has_bos", "n_tokens", "k", "top_ids", "top_values", "column_ids", "columns"];
+export const DATA_TRAITS = [
+  "tokens",
+  "has_bos",
+  "n_tokens",
+  "k",
+  "top_ids",
+  "top_values",
+  "word_ranks",
+  "column_ids",
+  "columns",
+];
 
 /** Decode the activation traits of `model`. Throws on inconsistent sizes. */
 export function readActData(model: WidgetModel): ActData {
@@ -53,6 +67,9 @@ export function readActData(model: WidgetModel): ActData {
     throw new RangeError(`top-k data holds ${topIds.length}/${topValues.length} values, expected ${n} x ${k}`);
   }
   if (tokens.length !== n) throw new RangeError(`${tokens.length} tokens but n_tokens = ${n}`);
+  const ranks = toUint8(model.get("word_ranks"));
+  // a word order that does not fit the top-k data (from an older kernel, or mid-update) is ignored
+  const wordRanks = ranks.length === n * k ? ranks : new Uint8Array(0);
   const columnIds = getIntList(model, "column_ids");
   const flat = toFloat32(model.get("columns"));
   if (flat.length !== columnIds.length * n) {
@@ -60,7 +77,7 @@ export function readActData(model: WidgetModel): ActData {
   }
   const columns = new Map<number, Float32Array>();
   columnIds.forEach((id, j) => columns.set(id, flat.subarray(j * n, (j + 1) * n)));
-  return { tokens, n, k, hasBos: getBool(model, "has_bos"), topIds, topValues, columnIds, columns };
+  return { tokens, n, k, hasBos: getBool(model, "has_bos"), topIds, topValues, wordRanks, columnIds, columns };
 }
 
 /** The column of `feature` rebuilt from the top-k data (exact where present, 0 elsewhere). */
@@ -79,16 +96,30 @@ export function approxColumn(d: ActData, feature: number): Float32Array {
   return out;
 }
 
-/** The (id, value) pairs of token `pos`, strongest first, zeros dropped. */
-export function topAt(d: ActData, pos: number, limit = d.k): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  if (pos < 0 || pos >= d.n) return out;
+/** One of a token's features, as a list shows it: `word` when it is one of the token's word's features. */
+export interface TokenFeature {
+  id: number;
+  value: number;
+  word: boolean;
+}
+
+/**
+ * The features of token `pos` in the order a clicked token lists them: with `wordFirst`, the features of its
+ * word first (in the kernel's `word_ranks` order), then the others strongest first; otherwise strongest first.
+ */
+export function rankedAt(d: ActData, pos: number, wordFirst: boolean, limit = d.k): TokenFeature[] {
+  if (pos < 0 || pos >= d.n) return [];
   const base = pos * d.k;
-  for (let j = 0; j < d.k && out.length < limit; j++) {
-    const v = d.topValues[base + j];
-    if (v > 0) out.push([d.topIds[base + j], v]);
+  const ranked = d.wordRanks.length === d.n * d.k;
+  const out: Array<TokenFeature & { rank: number }> = [];
+  for (let j = 0; j < d.k; j++) {
+    const value = d.topValues[base + j];
+    if (!(value > 0)) continue;
+    const rank = ranked ? d.wordRanks[base + j] : 0;
+    out.push({ id: d.topIds[base + j], value, word: rank > 0, rank });
   }
-  return out;
+  if (wordFirst) out.sort((a, b) => (a.rank || 256) - (b.rank || 256) || b.value - a.value);
+  return out.slice(0, limit).map(({ id, value, word }) => ({ id, value, word }));
 }
 
 type Listener = (feature: number) => void;

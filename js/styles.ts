@@ -121,6 +121,8 @@ export const CSS = `
 .sw-frow:hover { background: var(--sw-bg2); }
 .sw-frow[aria-pressed="true"] { background: rgb(var(--sw-heat-rgb) / 0.18); box-shadow: inset 3px 0 0 var(--sw-accent); }
 .sw-fid { font-family: var(--sw-mono); color: var(--sw-fg-dim); }
+/* a clicked token's list: the features of its word (listed first) carry a mark */
+.sw-fid.sw-word { color: var(--sw-accent); font-weight: 600; }
 .sw-flabel { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .sw-fval { font-family: var(--sw-mono); text-align: right; }
 .sw-spark { display: block; max-width: 100%; height: auto; }

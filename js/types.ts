@@ -23,6 +23,7 @@ export interface ActivationTraits {
   k: number;
   top_ids: Binary; // int32 [n_tokens, k]
   top_values: Binary; // float32 [n_tokens, k]
+  word_ranks: Binary; // uint8 [n_tokens, k] or empty: the clicked token's list order (1 first, 0 not its word's)
   column_ids: number[];
   columns: Binary; // float32 [column_ids.length, n_tokens]
   labels: ByFeature<string>;

@@ -1,15 +1,22 @@
-"""The token profile (what a feature usually fires on) and the labels of dense features made from it."""
+"""The token profile (what a feature usually fires on), the labels of dense features made from it, and the
+order a clicked token lists its features in (its word's features first)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
+import scope_widgets as sw
 from scope_widgets import SAE, Scope
 from scope_widgets.analysis.auto_labels import DENSE_LABEL, profile_label, usual_label
 from scope_widgets.analysis.corpus_pass import compute_dashboards
-from scope_widgets.analysis.token_profile import TokenCounter, text_counts, top_tokens
+from scope_widgets.analysis.sources import reference_from
+from scope_widgets.analysis.token_profile import TokenCounter, profile_reliability, reliability, text_counts, top_tokens
+from scope_widgets.features.activations import WORD_RATIO_CAP, label_names, names_word
+from scope_widgets.widgets.wire import word_rank_bytes
 from scope_widgets.widgets._dashboard import dashboard_state
 from tiny_models import tiny_gemma
 
@@ -172,3 +179,112 @@ def test_the_text_about_word_does_not_depend_on_hash_order():
     generic = [(" the", " of", 5.0), (" a", " in", 4.0), (" it", " x", 4.0), (" was", " y", 3.0), (" on", " z", 3.0)]
     windows = [[" dog", " and", " cat"], [" cat", " dog"], [" a", " dog", " cat"], [" horse"]]  # dog and cat tie
     assert auto_label(generic, [], contexts=windows) == "the / a / it … (text about cat)"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What a clicked token lists first: the features of its word (they usually fire on it across the corpus, or
+# their label names it), then the rest by strength (``FeatureActivations.word_ranks`` / ``ranked_at``, the
+# ``word_ranks`` trait, ``rankedAt`` in the browser).
+TEXT = "The dog and the cat sat on the mat."
+
+
+def with_reference(scope, dash, text=TEXT):
+    acts = scope.features(text)
+    acts.reference, acts.reference_source = reference_from(dash), None
+    return acts
+
+
+def test_reliability_is_the_share_of_texts_scaled_down_below_five():
+    got = reliability(np.array([5, 2, 0, 10, 3]), np.array([5, 4, 0, 8, 3]))
+    # 5 of 5; 2 of 4 on 2 texts (x 2/5); nothing; totals that lag count as the fired texts; 3 of 3 (x 3/5)
+    np.testing.assert_allclose(got, [1.0, 0.2, 0.0, 1.0, 0.6])
+    ids = np.array([[3, 1, -1], [0, -1, -1]])
+    counts = np.array([[5, 2, 0], [1, 0, 0]])
+    np.testing.assert_allclose(profile_reliability(ids, counts, np.array([2, 4, 0, 5])), [[1.0, 0.2, 0.0], [0.1, 0.0, 0.0]])
+
+
+def test_word_rates_are_each_feature_s_reliability_on_the_token_it_is_kept_for(scope_and_dash):
+    scope, dash = scope_and_dash
+    acts = with_reference(scope, dash)
+    rates = acts.word_rates()
+    totals = dash.text_counts()
+    expected = np.zeros_like(rates)
+    for pos, token in enumerate(acts.token_ids.tolist()):
+        for j, (f, v) in enumerate(zip(acts.top_ids[pos].tolist(), acts.top_values[pos].tolist())):
+            row = dash.arrays["profile_ids"][f].tolist()
+            if v > 0 and token in row:
+                n = dash.arrays["profile_counts"][f][row.index(token)]
+                expected[pos, j] = reliability(np.array([n]), np.array([totals[token]]))[0]
+    np.testing.assert_allclose(rates, expected, rtol=1e-6)
+    assert (rates > 0).sum() >= 5  # otherwise this test shows nothing
+
+
+def test_a_token_lists_its_word_s_features_first_by_how_near_their_usual_peak_they_fire(scope_and_dash):
+    scope, dash = scope_and_dash
+    acts = with_reference(scope, dash)
+    rates, ranks = acts.word_rates(), acts.word_ranks()
+    ratio = np.minimum(acts.reference.ratio_of(acts.top_ids, acts.top_values), WORD_RATIO_CAP)
+    checked = 0
+    for pos in range(acts.n_tokens):
+        word = [j for j in range(acts.k) if rates[pos, j] > 0]
+        assert sorted(ranks[pos][word].tolist()) == list(range(1, len(word) + 1))
+        assert (ranks[pos][[j for j in range(acts.k) if j not in word]] == 0).all()
+        by_rank = sorted(word, key=lambda j: ranks[pos, j])
+        assert all(ratio[pos, a] >= ratio[pos, b] for a, b in zip(by_rank, by_rank[1:]))
+        listed = acts.ranked_at(pos, acts.k)
+        first = [(int(acts.top_ids[pos, j]), pytest.approx(float(acts.top_values[pos, j]))) for j in by_rank]
+        rest = [pair for pair in acts.top_at(pos, acts.k) if pair[0] not in {f for f, _ in first}]
+        assert listed == first + rest  # the word's features, then the others strongest first
+        checked += bool(word) and bool(rest) and listed != acts.top_at(pos, acts.k)
+    assert checked >= 1  # some token's list differs from the raw order
+
+
+def test_a_feature_whose_label_names_the_word_joins_its_features(scope_and_dash):
+    scope, dash = scope_and_dash
+    acts = with_reference(scope, dash)
+    pos = acts.tokens.index("c")  # the tiny tokenizer spells by character: "c" of " cat"
+    outsider = next(int(f) for j, f in enumerate(acts.top_ids[pos]) if acts.word_rates()[pos, j] == 0
+                    and acts.top_values[pos, j] > 0)
+    assert outsider not in [f for f, _ in acts.ranked_at(pos, 1)]
+    labels = {outsider: "letters: c / k"}
+    ranks = acts.word_ranks(labels)
+    assert ranks[pos][list(acts.top_ids[pos]).index(outsider)] > 0
+    assert outsider in [f for f, _ in acts.ranked_at(pos, int((ranks[pos] > 0).sum()), labels=labels)]
+    assert acts.word_ranks(lambda f: labels.get(f))[pos].tolist() == ranks[pos].tolist()  # a callable works too
+    assert names_word("city: Paris / Seattle", "Paris") and names_word("dog / cat", " dogs")
+    assert not names_word("concatenate", "cat") and not names_word("", "dog") and not names_word("dog", "")
+    # a label beside a clicked token names it as a word of its own, singular or plural
+    assert label_names("city: Paris / Seattle", " Paris") and label_names("dog / cat", " dogs")
+    assert label_names("carnivore: Dog / cats", "cat") and label_names("boxes / bags", "box")
+    assert not label_names("party: party / birthday", " park") and not label_names("dog", "") and not label_names("", "dog")
+
+
+def test_without_shipped_levels_a_token_lists_by_strength(scope_and_dash):
+    scope, dash = scope_and_dash
+    acts = scope.features(TEXT)
+    acts.reference = acts.reference_source = None
+    assert not acts.word_ranks().any() and not acts.word_rates().any()
+    assert all(acts.ranked_at(p, 5) == acts.top_at(p, 5) for p in range(acts.n_tokens))
+    # dashboards made before token profiles: no word order either (their labels still count)
+    old = reference_from(dash)
+    acts.reference = dataclasses.replace(old, profile_ids=None, profile_reliability=None)
+    assert not acts.word_ranks().any()
+    with pytest.raises(ValueError, match="outside the text"):
+        acts.ranked_at(99)
+
+
+def test_the_word_order_reaches_the_browser_for_one_text_and_for_compare(scope_and_dash, monkeypatch):
+    scope, dash = scope_and_dash
+    acts = with_reference(scope, dash)
+    sent = word_rank_bytes(acts, 4)
+    assert sent == np.clip(acts.word_ranks()[:, :4], 0, 255).astype(np.uint8).tobytes()
+    heat = sw.TokenHeatmap(acts, scope=scope, k=4)
+    assert heat.k == 4 and heat.word_ranks == sent
+    assert len(sw.FeatureList(acts, scope=scope).word_ranks) == acts.n_tokens * acts.k
+    # Compare reads each side through the scope: give it these dashboards' levels
+    monkeypatch.setattr(type(scope), "_reference", lambda self, sae: reference_from(dash))
+    both = sw.Compare(scope, TEXT, "A cat and a dog.")
+    for side, text in (("a", TEXT), ("b", "A cat and a dog.")):
+        got = getattr(both, f"{side}_word_ranks")
+        assert len(got) == getattr(both, f"{side}_n_tokens") * getattr(both, f"{side}_k")
+        assert got == word_rank_bytes(with_reference(scope, dash, text), getattr(both, f"{side}_k"), both.labels)

@@ -77,7 +77,7 @@ export class FakeModel implements WidgetModel {
 }
 
 /** Bytes as ipywidgets delivers them: a DataView (optionally at an odd offset inside a bigger buffer). */
-export function asDataView(arr: Int32Array | Float32Array, offset = 0): DataView {
+export function asDataView(arr: Int32Array | Float32Array | Uint8Array, offset = 0): DataView {
   const buf = new ArrayBuffer(arr.byteLength + offset);
   new Uint8Array(buf, offset).set(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
   return new DataView(buf, offset, arr.byteLength);

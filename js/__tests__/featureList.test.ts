@@ -1,8 +1,15 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { listRows, matchesFilter } from "../featureList";
 import { render } from "../render";
-import { readActData } from "../store";
-import { FakeModel, activationState, eiffelState } from "./fakeModel";
+import { rankedAt, readActData } from "../store";
+import { FakeModel, activationState, asDataView, eiffelState } from "./fakeModel";
+
+/** The Eiffel state with word ranks: at " Paris" (top 20: 6, 10: 2, 30: 1) feature 30 is its word's first, 10 second. */
+function wordState(extra: Record<string, unknown> = {}) {
+  const ranks = new Uint8Array(7 * 3);
+  ranks.set([0, 2, 1], 6 * 3);
+  return eiffelState({ word_ranks: asDataView(ranks), selected_feature: null, position: null, ...extra });
+}
 
 function mount(view: string, state: Record<string, unknown>) {
   const model = new FakeModel({ view, ...state });
@@ -35,7 +42,7 @@ describe("FeatureList", () => {
     const { model, el, ids } = mount("features", eiffelState({ selected_feature: null, position: null }));
     model.kernelSet({ position: 6 });
     expect(ids()).toEqual([20, 10, 30]);
-    expect(el.textContent).toContain("token 6: “·Paris”");
+    expect(el.textContent).toContain("Token 6 “·Paris”: its word's features first");
     el.querySelector<HTMLButtonElement>(".sw-whole")!.click();
     expect(model.get("position")).toBeNull();
     expect(ids()).toEqual([10, 20, 30]);
@@ -124,6 +131,43 @@ describe("FeatureList", () => {
     expect(ids()).toEqual([10, 20, 30]);
     el.querySelector<HTMLButtonElement>('[data-role="ranking"]')!.click();
     expect(ids()).toEqual([30, 20, 10]);
+  });
+
+  it("lists a clicked token's word's features first, marked, and the strongest one click away", () => {
+    const { model, el, ids, row } = mount("features", wordState());
+    model.kernelSet({ position: 6 });
+    expect(ids()).toEqual([30, 10, 20]);
+    expect(el.querySelector(".sw-flist-title")!.textContent).toBe("Token 6 “·Paris”: its word's features first");
+    expect(row(30).querySelector(".sw-fid")!.classList.contains("sw-word")).toBe(true);
+    expect(row(20).querySelector(".sw-fid")!.classList.contains("sw-word")).toBe(false);
+    expect(row(10).getAttribute("aria-label")).toContain("a feature of this word");
+    const toggle = el.querySelector<HTMLButtonElement>('[data-role="ranking"]')!;
+    expect(toggle.hidden).toBe(false);
+    expect(toggle.textContent).toBe("show strongest");
+    toggle.click();
+    expect(model.get("ranking")).toBe("strongest");
+    expect(ids()).toEqual([20, 10, 30]);
+    expect(el.querySelector(".sw-flist-title")!.textContent).toBe("Token 6 “·Paris”: strongest features");
+    expect(row(30).querySelector(".sw-fid")!.classList.contains("sw-word")).toBe(false);
+    expect(toggle.textContent).toBe("show its word's features first");
+    toggle.click();
+    expect(ids()).toEqual([30, 10, 20]);
+  });
+
+  it("rankedAt orders by word rank then strength, and ignores ranks that do not fit the data", () => {
+    const d = readActData(new FakeModel(wordState()));
+    expect(rankedAt(d, 6, true)).toEqual([
+      { id: 30, value: 1, word: true },
+      { id: 10, value: 2, word: true },
+      { id: 20, value: 6, word: false },
+    ]);
+    expect(rankedAt(d, 6, false).map((r) => r.id)).toEqual([20, 10, 30]);
+    expect(rankedAt(d, 6, true, 1).map((r) => r.id)).toEqual([30]);
+    expect(rankedAt(d, 5, true).map((r) => r.id)).toEqual([30, 20]); // no word features: strongest first
+    expect(rankedAt(d, 99, true)).toEqual([]);
+    const stale = readActData(new FakeModel(wordState({ word_ranks: asDataView(new Uint8Array(5)) })));
+    expect(stale.wordRanks.length).toBe(0);
+    expect(rankedAt(stale, 6, true).map((r) => r.id)).toEqual([20, 10, 30]);
   });
 
   it("listRows drops inactive features", () => {

@@ -3,7 +3,7 @@ import { heatLevel, scaleMax } from "../colors";
 import { CHUNK_TOKENS, buildTokens, chunkStarts, createHeatmap, estimateLines, fillLevels, recolor } from "../heatmap";
 import { render } from "../render";
 import { DATA_TRAITS } from "../store";
-import { FakeModel, activationState, eiffelState } from "./fakeModel";
+import { FakeModel, activationState, asDataView, eiffelState } from "./fakeModel";
 
 function mount(state: Record<string, unknown>) {
   const model = new FakeModel({ view: "heatmap", feature: null, selected_token: null, ...state });
@@ -124,6 +124,19 @@ describe("TokenHeatmap", () => {
     expect(tok(6).getAttribute("aria-describedby")).toBe(tip.id);
     tok(6).blur();
     expect(tip.hidden).toBe(true);
+  });
+
+  it("lists a token's features in the tooltip in the order a click lists them", () => {
+    const ranks = new Uint8Array(7 * 3);
+    ranks.set([0, 0, 1], 6 * 3); // at " Paris" feature 30 is its word's feature
+    const { model, el, tok } = mount(eiffelState({ word_ranks: asDataView(ranks) }));
+    const ids = () => [...el.querySelectorAll('[role="tooltip"] tr')].map((r) => r.firstElementChild!.textContent);
+    tok(6).focus();
+    expect(ids()).toEqual(["#30", "#20", "#10"]);
+    tok(6).blur();
+    model.kernelSet({ ranking: "strongest" });
+    tok(6).focus();
+    expect(ids()).toEqual(["#20", "#10", "#30"]);
   });
 
   it("colours an unlisted feature from the top-k at once, then exactly when the kernel answers", () => {

@@ -16,7 +16,6 @@ nothing. Three ways in:
 from __future__ import annotations
 
 import math
-import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import replace
@@ -26,12 +25,13 @@ import torch
 from ..engine import hooks
 from ..engine.tokens import encode, left_padded, pad_batch, pad_id
 from ..engine.unembed import logit_stats, norm_gain, unembedding
-from ..features import text_maxima
+from ..features import names_word, text_maxima
 from ..runtime import in_batches
 from ..steering import Direction
 from .background import BACKGROUND
 from .records import SearchHit
 from .sources import max_activation
+from .token_profile import reliability
 
 __all__ = ["WORD_FRAMES", "auroc", "separating", "search_word", "concept_texts", "neutral_texts", "concept_direction", "typical_norm",
            "steering_scale"]
@@ -88,13 +88,8 @@ def _background(model, tokenizer, sae, exclude: str | None = None) -> tuple[list
     if cached is None:
         cached = dict(zip(BACKGROUND, _maxima(model, tokenizer, sae, BACKGROUND)))
         _background_cache[sae] = cached
-    keep = [t for t in BACKGROUND if not (exclude and _mentions(t, exclude))]
+    keep = [t for t in BACKGROUND if not (exclude and names_word(t, exclude))]
     return keep, torch.stack([cached[t] for t in keep])
-
-
-def _mentions(text: str, word: str) -> bool:
-    stem = re.escape(word.lower().strip()[: max(3, len(word.strip()) - 1)])
-    return re.search(rf"\b{stem}", text.lower()) is not None
 
 
 def _gap(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
@@ -166,7 +161,7 @@ def _profile_bonus(tokenizer, corpus, word: str, d_sae: int) -> tuple[torch.Tens
     """``(rate, fired, texts)``, each ``[d_sae]``. ``rate`` in [0, 1]: per feature, the share of the corpus
     texts holding the word's token in which the feature fired on it, where that token is among the ones it
     usually fires on (its token profile, kept by the dashboards: :mod:`.token_profile`), scaled down below
-    5 such texts; ``fired`` and ``texts`` the two counts behind it. Zeros without a profile."""
+    a few such texts (:func:`.token_profile.reliability`); ``fired`` and ``texts`` the two counts behind it. Zeros without a profile."""
     arrays = getattr(corpus, "arrays", None)
     out, fired, texts = torch.zeros(d_sae), torch.zeros(d_sae), torch.zeros(d_sae)
     if not isinstance(arrays, dict) or "profile_ids" not in arrays or arrays["profile_ids"].shape[0] != d_sae:
@@ -174,10 +169,11 @@ def _profile_bonus(tokenizer, corpus, word: str, d_sae: int) -> tuple[torch.Tens
     totals = corpus.text_counts()
     for t in _word_token_ids(tokenizer, word, whole=True):
         rows, cols = (arrays["profile_ids"] == t).nonzero()  # each feature holds a token once in its profile
-        n = torch.as_tensor(arrays["profile_counts"][rows, cols], dtype=torch.float32)
+        counts = arrays["profile_counts"][rows, cols]
+        n = torch.as_tensor(counts, dtype=torch.float32)
         seen = n.clamp_min(float(totals[t]) if t < len(totals) else 0.0)
         rows = torch.as_tensor(rows, dtype=torch.long)
-        rate = n / seen * (n / 5).clamp(max=1.0)
+        rate = torch.as_tensor(reliability(counts, seen.numpy()), dtype=torch.float32)
         better = rate > out[rows]  # the spelling (" dog", "Dog", ...) it fires on most reliably counts
         out[rows[better]], fired[rows[better]], texts[rows[better]] = rate[better], n[better], seen[better]
     return out, fired, texts
@@ -193,7 +189,7 @@ def _word_notes(hits: list[SearchHit], word: str) -> list[SearchHit]:
     out = []
     for h in hits:
         fired, texts = int(h.extra.get("corpus_fired", 0)), int(h.extra.get("corpus_texts", 0))
-        named = h.label is not None and _mentions(h.label, word)
+        named = h.label is not None and names_word(h.label, word)
         if h.extra.get("corpus_rate", 0.0) >= NOTE_RATE and not named:
             h = replace(h, note=f"fires on {word!r} in {fired} of the {texts} corpus texts that hold it; "
                                 f"its label comes from its strongest examples")

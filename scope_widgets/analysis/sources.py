@@ -26,6 +26,7 @@ from .gemma_scope_examples import ExampleLabels, GemmaScopeExamples, examples_da
 from .label_store import LabelStore, labels_for, safe_name
 from .records import FeatureDashboardData
 from .stats import sae_fingerprint
+from .token_profile import profile_reliability
 
 __all__ = ["DEFAULT_DASHBOARDS_DIR", "SAMPLE_TEXTS", "builtin_texts", "shipped_dashboards", "dashboards_for",
            "feature_labels", "feature_dashboard", "max_activation", "reference_for", "reference_from", "everyday_reference", "levels_path", "everyday_rates",
@@ -356,10 +357,17 @@ def write_everyday_rates(model, tokenizer, sae, directory: str | os.PathLike = D
 
 
 def reference_from(dash: Dashboards) -> FeatureReference:
-    """A feature's usual strong activation: the median of its top examples' maxima; and its density."""
+    """A feature's usual strong activation: the median of its top examples' maxima; its density; and the
+    tokens it usually fires on, with how reliably (its token profile)."""
     values = dash.arrays["ex_value"].astype(np.float32)  # [d_sae, n_examples]
     masked = np.where(values > 0, values, np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: features never seen
         usual = np.nan_to_num(np.nanmedian(masked, axis=1), nan=0.0)
-    return FeatureReference(usual_max=usual.astype(np.float32), density=np.asarray(dash.density, dtype=np.float64))
+    profile = {}
+    if "profile_ids" in dash.arrays:  # dashboards made before token profiles have none
+        ids = np.asarray(dash.arrays["profile_ids"], dtype=np.int32)
+        profile = {"profile_ids": ids,
+                   "profile_reliability": profile_reliability(ids, dash.arrays["profile_counts"], dash.text_counts())}
+    return FeatureReference(usual_max=usual.astype(np.float32), density=np.asarray(dash.density, dtype=np.float64),
+                            **profile)

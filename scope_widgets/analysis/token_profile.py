@@ -23,10 +23,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["PROFILE_SIZE", "TOKEN_SPACE", "TokenCounter", "top_tokens", "text_counts", "profile_rows"]
+__all__ = ["PROFILE_SIZE", "TOKEN_SPACE", "TokenCounter", "top_tokens", "text_counts", "profile_rows", "reliability",
+           "profile_reliability"]
 
 #: Tokens kept per feature.
 PROFILE_SIZE = 16
+#: Below this many texts a profile entry counts for less (one text where a feature fired on a rare word is
+#: little evidence that it fires on that word).
+RELIABLE_TEXTS = 5
 #: Keys are ``feature * TOKEN_SPACE + token_id``: room for any tokenizer's ids.
 TOKEN_SPACE = 1 << 24
 _MERGE_AT = 1 << 22  # pending keys before they are folded into the counts
@@ -134,3 +138,23 @@ def profile_rows(ids: np.ndarray, counts: np.ndarray, totals: np.ndarray, string
         total = int(totals[t]) if t < len(totals) else 0
         rows.append((strings(t), int(c), float(c) / max(total, c)))
     return rows
+
+
+def reliability(fired: np.ndarray, texts: np.ndarray) -> np.ndarray:
+    """How reliably a feature fires on a token, in [0, 1], elementwise: ``fired / texts`` (of the corpus texts
+    holding the token, the share in which the feature fired on it), scaled down below :data:`RELIABLE_TEXTS`
+    such texts."""
+    fired = np.asarray(fired, dtype=np.float64)
+    seen = np.maximum(np.asarray(texts, dtype=np.float64), fired)  # <= 1 even if the totals lag
+    share = np.divide(fired, seen, out=np.zeros_like(fired), where=seen > 0)
+    return share * np.minimum(fired / RELIABLE_TEXTS, 1.0)
+
+
+def profile_reliability(ids: np.ndarray, counts: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """``[d_sae, k]`` float32: :func:`reliability` of each profile entry (``ids``, ``counts``: :func:`top_tokens`;
+    ``totals``: :func:`text_counts`); 0 in empty slots."""
+    ids, counts = np.asarray(ids), np.asarray(counts, dtype=np.float64)
+    totals = np.asarray(totals, dtype=np.float64)
+    valid = (ids >= 0) & (ids < len(totals)) & (counts > 0)
+    texts = totals[np.clip(ids, 0, len(totals) - 1)] if len(totals) else np.zeros(ids.shape)
+    return np.where(valid, reliability(counts, texts), 0.0).astype(np.float32)

@@ -12,7 +12,8 @@ from ..features.compare import BY
 from ..runtime import check_k, check_text
 from ._base import ScopeWidget
 from ._traits import optional_feature, optional_position
-from .wire import echoed, gather_labels, listed_features, send_column, top_k_buffers, tooltip_feature_ids
+from .wire import (echoed, gather_labels, listed_features, send_column, tooltip_feature_ids, top_k_buffers,
+                   word_rank_bytes)
 
 SIDES = ("a", "b")
 
@@ -28,6 +29,7 @@ def _side_traits() -> dict:
             f"{side}_k": traitlets.Int(0).tag(sync=True),
             f"{side}_top_ids": traitlets.Bytes(b"").tag(sync=True),  # int32 [n_tokens, k]
             f"{side}_top_values": traitlets.Bytes(b"").tag(sync=True),  # float32 [n_tokens, k]
+            f"{side}_word_ranks": traitlets.Bytes(b"").tag(sync=True),  # uint8 [n_tokens, k]
             f"{side}_column_ids": traitlets.List(traitlets.Int()).tag(sync=True),
             f"{side}_columns": traitlets.Bytes(b"").tag(sync=True),  # float32 [len(column_ids), n_tokens]
             f"{side}_selected_token": optional_position(),
@@ -110,6 +112,8 @@ class Compare(ScopeWidget):
             })
             label_ids += columns + tooltip_feature_ids(acts)
         state["labels"] = gather_labels(self.scope, label_ids)
+        for side, acts in self._acts.items():
+            state[f"{side}_word_ranks"] = word_rank_bytes(acts, state[f"{side}_k"], state["labels"])
         if self.selected_feature is None and ids:
             state["selected_feature"] = ids[0]
         with self.hold_sync():

@@ -4,6 +4,8 @@ The one description of the bytes (``js/binary.ts`` decodes them and ``js/store.t
 
 - ``top_ids``: int32 little-endian, row-major ``[n_tokens, k]``, each token's strongest features first;
 - ``top_values``: float32 little-endian, same shape: their activations;
+- ``word_ranks``: uint8, same shape: where each comes among the features of the token's word, the order a
+  clicked token lists them in (1 first; 0 for the others, listed after them strongest first); may be empty;
 - ``columns``: float32 little-endian ``[len(column_ids), n_tokens]``: exact activations of the listed features;
 - the column reply to ``{"type": "column", "feature": id}``: one float32 buffer ``[n_tokens]``.
 
@@ -39,6 +41,18 @@ def top_k_buffers(acts: Any, k: int | None = None) -> dict:
     ids = np.ascontiguousarray(top_ids[:, :k], dtype="<i4")
     values = np.ascontiguousarray(top_values[:, :k], dtype="<f4")
     return {"n_tokens": int(top_ids.shape[0]), "k": k, "top_ids": ids.tobytes(), "top_values": values.tobytes()}
+
+
+def word_rank_bytes(acts: Any, k: int, labels: dict[str, str] | None = None) -> bytes:
+    """Per token, where each of its first ``k`` features (as sent) comes among the features of the token's
+    word (see ``FeatureActivations.word_ranks``; ``labels``: ``{str(id): label}`` as sent): uint8
+    ``[n_tokens, k]``, 1 first, 0 for the others (ranks past 255 are sent as 255). Empty for activations
+    without word ranks."""
+    if not callable(getattr(acts, "word_ranks", None)):
+        return b""
+    named = {int(f): t for f, t in (labels or {}).items()}
+    ranks = np.asarray(acts.word_ranks(named), dtype=np.int64)[:, :k]
+    return np.ascontiguousarray(np.clip(ranks, 0, 255), dtype=np.uint8).tobytes()
 
 
 def listed_features(acts: Any, n_features: int) -> list[int]:
@@ -155,6 +169,9 @@ class ActivationTraits(traitlets.HasTraits):
     k = traitlets.Int(0).tag(sync=True)
     top_ids = traitlets.Bytes(b"").tag(sync=True)  # int32 [n_tokens, k]
     top_values = traitlets.Bytes(b"").tag(sync=True)  # float32 [n_tokens, k]
+    # uint8 [n_tokens, k]: a clicked token lists the features of its word first, in this order (1 first; 0:
+    # the others, strongest first); empty: strongest first
+    word_ranks = traitlets.Bytes(b"").tag(sync=True)
     column_ids = traitlets.List(traitlets.Int()).tag(sync=True)
     columns = traitlets.Bytes(b"").tag(sync=True)  # float32 [len(column_ids), n_tokens]
     labels = traitlets.Dict().tag(sync=True)  # {str(feature id): label}
@@ -172,6 +189,7 @@ class ActivationTraits(traitlets.HasTraits):
         found = gather_labels(scope, ids)
         found.update({str(int(f)): str(t) for f, t in (labels or {}).items() if t})
         state["labels"] = found
+        state["word_ranks"] = word_rank_bytes(acts, state["k"], found)
         self._acts = acts
         with self.hold_sync():  # type: ignore[attr-defined]
             for name, value in state.items():

@@ -96,6 +96,11 @@ def test_click_token_selects_it_and_shows_its_features(explorer):
     top_id = explorer.eval(f"int(scope.features(TEXT).top_at({pos}, k=1)[0][0])")
     row = _rows(explorer).and_(explorer.page.locator(f'[data-feature-id="{top_id}"]')).first
     row.wait_for(state="visible", timeout=10_000)
+    # listed in the order a click lists them: the features of the token's word first, then by strength
+    order = explorer.eval(f"[f for f, _ in scope.features(TEXT).ranked_at({pos}, k=32, labels=scope.label)]")
+    shown = explorer.cell_output(0).locator(".sw-frow[data-feature-id]").evaluate_all(
+        "els => els.filter(e => e.offsetParent !== null).map(e => Number(e.dataset.featureId))")
+    assert shown[: len(order)] == order
 
     # keyboard: move to the next token and select it with Enter
     token.focus()
