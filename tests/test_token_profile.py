@@ -251,6 +251,7 @@ def test_a_feature_whose_label_names_the_word_joins_its_features(scope_and_dash)
     assert ranks[pos][list(acts.top_ids[pos]).index(outsider)] > 0
     assert outsider in [f for f, _ in acts.ranked_at(pos, int((ranks[pos] > 0).sum()), labels=labels)]
     assert acts.word_ranks(lambda f: labels.get(f))[pos].tolist() == ranks[pos].tolist()  # a callable works too
+    assert acts.word_ranks({str(outsider): "letters: c / k"})[pos].tolist() == ranks[pos].tolist()  # as a trait keys them
     assert names_word("city: Paris / Seattle", "Paris") and names_word("dog / cat", " dogs")
     assert not names_word("concatenate", "cat") and not names_word("", "dog") and not names_word("dog", "")
     # a label beside a clicked token names it as a word of its own, singular or plural
@@ -271,6 +272,8 @@ def test_without_shipped_levels_a_token_lists_by_strength(scope_and_dash):
     assert not acts.word_ranks().any()
     with pytest.raises(ValueError, match="outside the text"):
         acts.ranked_at(99)
+    with pytest.raises(ValueError, match="labels must map feature ids"):
+        acts.ranked_at(1, labels=["a label"])
 
 
 def test_the_word_order_reaches_the_browser_for_one_text_and_for_compare(scope_and_dash, monkeypatch):

@@ -264,7 +264,11 @@ class FeatureActivations:
         out = np.zeros(np.shape(self.top_ids), dtype=bool)
         if labels is None:
             return out
-        lookup = labels if callable(labels) else labels.get
+        if not callable(labels) and not isinstance(labels, Mapping):
+            raise ValueError(f"labels must map feature ids to labels (a dict, or a function such as scope.label), "
+                             f"got {type(labels).__name__}")
+        # a widget's labels trait keys ids as strings
+        lookup = labels if callable(labels) else (lambda f: labels.get(f) or labels.get(str(f)))
         cache: dict[int, str] = {}
         for pos, token in enumerate(self.tokens):
             word = str(token).strip()
