@@ -139,7 +139,7 @@ def standout_scores(scope, suite: dict, per: dict, k: int = 5) -> dict:
 
 def token_list_scores(scope, suite: dict, per: dict) -> dict:
     """What a click on a word lists first, in each concept's paragraph: at every content word (letters, not a
-    function word), the first feature of ``ranked_at`` (its word's features first, the token list's order)
+    function word), the first feature of ``ranked_at`` (its word's features, then the text's: the token list's order)
     and of ``top_at`` (the strongest). The first is *one a reader can place* when it is about the paragraph's
     concept (AUROC >= ``STANDOUT_AUROC``) or its label names the clicked word; *dense* when it usually fires
     on 3% of tokens or more."""

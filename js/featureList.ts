@@ -31,6 +31,8 @@ export interface FeatureRowData {
   value: number;
   /** one of the clicked token's word's features (it usually fires on the word, or its label names it) */
   word?: boolean;
+  /** not the word's, but one of the features that stand out in the whole text */
+  text?: boolean;
 }
 
 /** Whether a feature matches the filter text: `#12`/`12` by id prefix, words by label. */
@@ -174,20 +176,20 @@ export function createFeatureList(model: WidgetModel, opts: FeatureListOptions =
     const word = atToken ? tokenLabel(d.tokens[position as number]) : "";
     title.textContent = atToken
       ? ranking === "standout"
-        ? `Token ${position} “${word}”: its word's features first`
+        ? `Token ${position} “${word}”: its word's features, then the text's`
         : `Token ${position} “${word}”: strongest features`
       : ranking === "standout"
         ? "Features that stand out in the text"
         : "Strongest features of the text";
     wholeText.hidden = !atToken;
     rankBy.textContent =
-      ranking === "standout" ? "show strongest" : atToken ? "show its word's features first" : "show what stands out";
+      ranking === "standout" ? "show strongest" : atToken ? "show its word's and the text's features first" : "show what stands out";
     rankBy.setAttribute("aria-label", rankBy.textContent);
     const labels = store.labels();
     const steerable = !!opts.onSteer && (opts.canSteer ? opts.canSteer() : true);
     const rows = listRows(d, atToken ? position : null, ranking);
     rowEls = [];
-    const items = rows.map(({ id, value, word: ofWord }) => {
+    const items = rows.map(({ id, value, word: ofWord, text: ofText }) => {
       const label = labels.get(id);
       const row = h(
         "div",
@@ -198,14 +200,22 @@ export function createFeatureList(model: WidgetModel, opts: FeatureListOptions =
             tabindex: "-1",
             "data-feature-id": id,
             "aria-pressed": "false",
-            "aria-label": `Feature ${id}${label ? `: ${label}` : ""}, activation ${fmt(value)}${ofWord ? ", a feature of this word" : ""}`,
+            "aria-label": `Feature ${id}${label ? `: ${label}` : ""}, activation ${fmt(value)}${
+              ofWord ? ", a feature of this word" : ofText ? ", stands out in this text" : ""
+            }`,
             "aria-keyshortcuts": steerable ? "S" : null,
           },
         },
         h("span", {
-          class: "sw-fid" + (ofWord && ranking === "standout" ? " sw-word" : ""),
+          class: "sw-fid" + (ranking === "standout" ? (ofWord ? " sw-word" : ofText ? " sw-text" : "") : ""),
           text: `#${id}`,
-          attrs: { title: ofWord ? `Usually fires on “${word.trim()}” (or its label names it)` : null },
+          attrs: {
+            title: ofWord
+              ? `Usually fires on “${word.trim()}” (or its label names it)`
+              : ofText
+                ? "Stands out in the whole text"
+                : null,
+          },
         }),
         h("span", { class: "sw-flabel" + (label ? "" : " sw-dim"), text: label ?? "unlabelled", attrs: { title: label ?? null } }),
         h("span", { class: "sw-fval", text: fmt(value) }),

@@ -7,8 +7,9 @@
  *   n_tokens, k: number
  *   top_ids: bytes                 int32, row-major [n_tokens, k], strongest first
  *   top_values: bytes              float32, same layout
- *   word_ranks: bytes              uint8, same layout: where each comes among the features of the token's
- *                                  word (1 first, 0 for the others); empty: no such order (strongest first)
+ *   word_ranks: bytes              uint8, same layout: where each comes in a clicked token's list: 1 to 127,
+ *                                  the features of its word; from 129 (TEXT_RANK_BASE + 1), those that stand
+ *                                  out in the whole text; 0, the rest (strongest first); empty: strongest first
  *   column_ids: number[]           features whose exact per-token activations are sent
  *   columns: bytes                 float32, row-major [len(column_ids), n_tokens]
  *   labels: {id: label}
@@ -31,7 +32,7 @@ export interface ActData {
   hasBos: boolean;
   topIds: Int32Array;
   topValues: Float32Array;
-  /** [n, k] where each of a token's features comes among its word's features (1 first; 0: not one); may be empty */
+  /** [n, k] where each of a token's features comes in its list (1-127: its word's; > 128: the text's; 0: the rest); may be empty */
   wordRanks: Uint8Array;
   /** features with exact columns, in the kernel's order (strongest over the text first) */
   columnIds: number[];
@@ -96,16 +97,23 @@ export function approxColumn(d: ActData, feature: number): Float32Array {
   return out;
 }
 
+/** In `word_ranks`, ranks above this are the features that stand out in the whole text (the kernel's constant). */
+export const TEXT_RANK_BASE = 128;
+
 /** One of a token's features, as a list shows it: `word` when it is one of the token's word's features. */
 export interface TokenFeature {
   id: number;
   value: number;
+  /** one of the clicked word's features (it usually fires on the word, or its label names it) */
   word: boolean;
+  /** not the word's, but one of the features that stand out in the whole text */
+  text: boolean;
 }
 
 /**
  * The features of token `pos` in the order a clicked token lists them: with `wordFirst`, the features of its
- * word first (in the kernel's `word_ranks` order), then the others strongest first; otherwise strongest first.
+ * word first, then those that stand out in the text (both in the kernel's `word_ranks` order), then the others
+ * strongest first; otherwise strongest first.
  */
 export function rankedAt(d: ActData, pos: number, wordFirst: boolean, limit = d.k): TokenFeature[] {
   if (pos < 0 || pos >= d.n) return [];
@@ -116,10 +124,10 @@ export function rankedAt(d: ActData, pos: number, wordFirst: boolean, limit = d.
     const value = d.topValues[base + j];
     if (!(value > 0)) continue;
     const rank = ranked ? d.wordRanks[base + j] : 0;
-    out.push({ id: d.topIds[base + j], value, word: rank > 0, rank });
+    out.push({ id: d.topIds[base + j], value, word: rank > 0 && rank < TEXT_RANK_BASE, text: rank > TEXT_RANK_BASE, rank });
   }
   if (wordFirst) out.sort((a, b) => (a.rank || 256) - (b.rank || 256) || b.value - a.value);
-  return out.slice(0, limit).map(({ id, value, word }) => ({ id, value, word }));
+  return out.slice(0, limit).map(({ id, value, word, text }) => ({ id, value, word, text }));
 }
 
 type Listener = (feature: number) => void;

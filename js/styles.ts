@@ -123,6 +123,7 @@ export const CSS = `
 .sw-fid { font-family: var(--sw-mono); color: var(--sw-fg-dim); }
 /* a clicked token's list: the features of its word (listed first) carry a mark */
 .sw-fid.sw-word { color: var(--sw-accent); font-weight: 600; }
+.sw-fid.sw-text { color: var(--sw-accent); }
 .sw-flabel { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .sw-fval { font-family: var(--sw-mono); text-align: right; }
 .sw-spark { display: block; max-width: 100%; height: auto; }

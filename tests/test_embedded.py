@@ -178,11 +178,11 @@ def test_what_stands_out_in_a_paragraph_is_about_its_subject(scope):
 
 def test_a_clicked_word_lists_its_own_features_first(scope):
     """A click on a word lists the features of that word first (they fire on it in most corpus texts that
-    hold it, or their label names it), not the dense features that fire a little more strongly on every
-    noun: in the quickstart's text " dog" opens on a dog feature (measured: `carnivore: dog / cat / pet`)
-    where the strongest is `food / house / children`. Over the concept paragraphs' content words the first
-    feature is about the concept or its label names the word 766 times of 1,989, against 277 for the
-    strongest."""
+    hold it, or their label names it), then those that stand out in the text, not the dense features that
+    fire a little more strongly on every noun: in the quickstart's text " dog" opens on a dog feature
+    (measured: `carnivore: dog / cat / pet`) where the strongest is `food / house / children`. Over the
+    concept paragraphs' content words the first feature is about the concept or its label names the word
+    1,190 times of 1,989, against 277 for the strongest."""
     from benchmarks import default_sae as E
     from scope_widgets.features import label_names
 
@@ -197,7 +197,7 @@ def test_a_clicked_word_lists_its_own_features_first(scope):
     suite = json.loads((E.DATA / "concepts.json").read_text())
     _, per = E.concept_scores(scope, suite)
     got = E.token_list_scores(scope, suite, per)
-    assert got["ranked"]["placed"] >= 2 * got["strongest"]["placed"], got
+    assert got["ranked"]["placed"] >= 3 * got["strongest"]["placed"], got
     assert got["ranked"]["dense"] < got["strongest"]["dense"], got
 
 

@@ -15,7 +15,8 @@ from scope_widgets.analysis.auto_labels import DENSE_LABEL, profile_label, usual
 from scope_widgets.analysis.corpus_pass import compute_dashboards
 from scope_widgets.analysis.sources import reference_from
 from scope_widgets.analysis.token_profile import TokenCounter, profile_reliability, reliability, text_counts, top_tokens
-from scope_widgets.features.activations import WORD_RATIO_CAP, label_names, names_word
+from scope_widgets.features.activations import (TEXT_FEATURES, TEXT_RANK_BASE, WORD_RATE_MIN, WORD_RATIO_CAP, label_names,
+                                               names_word)
 from scope_widgets.widgets.wire import word_rank_bytes
 from scope_widgets.widgets._dashboard import dashboard_state
 from tiny_models import tiny_gemma
@@ -224,19 +225,36 @@ def test_a_token_lists_its_word_s_features_first_by_how_near_their_usual_peak_th
     acts = with_reference(scope, dash)
     rates, ranks = acts.word_rates(), acts.word_ranks()
     ratio = np.minimum(acts.reference.ratio_of(acts.top_ids, acts.top_values), WORD_RATIO_CAP)
-    checked = 0
+    text = [f for f, _ in acts.standout(TEXT_FEATURES)]
+    checked = {"word": 0, "text": 0, "reordered": 0}
     for pos in range(acts.n_tokens):
-        word = [j for j in range(acts.k) if rates[pos, j] > 0]
+        active = [j for j in range(acts.k) if acts.top_values[pos, j] > 0]
+        word = [j for j in active if rates[pos, j] >= WORD_RATE_MIN]
+        of_text = [j for j in active if j not in word and int(acts.top_ids[pos, j]) in text]
         assert sorted(ranks[pos][word].tolist()) == list(range(1, len(word) + 1))
-        assert (ranks[pos][[j for j in range(acts.k) if j not in word]] == 0).all()
+        assert [ranks[pos, j] for j in of_text] == [TEXT_RANK_BASE + 1 + text.index(int(acts.top_ids[pos, j]))
+                                                   for j in of_text]
+        assert (ranks[pos][[j for j in range(acts.k) if j not in word + of_text]] == 0).all()
         by_rank = sorted(word, key=lambda j: ranks[pos, j])
         assert all(ratio[pos, a] >= ratio[pos, b] for a, b in zip(by_rank, by_rank[1:]))
         listed = acts.ranked_at(pos, acts.k)
-        first = [(int(acts.top_ids[pos, j]), pytest.approx(float(acts.top_values[pos, j]))) for j in by_rank]
+        first = [(int(acts.top_ids[pos, j]), pytest.approx(float(acts.top_values[pos, j])))
+                 for j in by_rank + sorted(of_text, key=lambda j: ranks[pos, j])]
         rest = [pair for pair in acts.top_at(pos, acts.k) if pair[0] not in {f for f, _ in first}]
-        assert listed == first + rest  # the word's features, then the others strongest first
-        checked += bool(word) and bool(rest) and listed != acts.top_at(pos, acts.k)
-    assert checked >= 1  # some token's list differs from the raw order
+        assert listed == first + rest  # the word's features, the text's, then the others strongest first
+        checked["word"] += bool(word)
+        checked["text"] += bool(of_text)
+        checked["reordered"] += listed != acts.top_at(pos, acts.k)
+    assert min(checked.values()) >= 1, checked  # otherwise this test shows nothing
+
+
+def test_a_feature_the_word_lends_only_a_weak_rate_is_not_one_of_its_features(scope_and_dash):
+    scope, dash = scope_and_dash
+    acts = with_reference(scope, dash)
+    rates, ranks = acts.word_rates(), acts.word_ranks()
+    weak = (rates > 0) & (rates < WORD_RATE_MIN) & (np.asarray(acts.top_values) > 0)
+    assert weak.any()  # a word seen in one or two corpus texts
+    assert ((ranks[weak] == 0) | (ranks[weak] > TEXT_RANK_BASE)).all()
 
 
 def test_a_feature_whose_label_names_the_word_joins_its_features(scope_and_dash):
@@ -248,8 +266,9 @@ def test_a_feature_whose_label_names_the_word_joins_its_features(scope_and_dash)
     assert outsider not in [f for f, _ in acts.ranked_at(pos, 1)]
     labels = {outsider: "letters: c / k"}
     ranks = acts.word_ranks(labels)
-    assert ranks[pos][list(acts.top_ids[pos]).index(outsider)] > 0
-    assert outsider in [f for f, _ in acts.ranked_at(pos, int((ranks[pos] > 0).sum()), labels=labels)]
+    assert 0 < ranks[pos][list(acts.top_ids[pos]).index(outsider)] < TEXT_RANK_BASE
+    of_word = int(((ranks[pos] > 0) & (ranks[pos] < TEXT_RANK_BASE)).sum())
+    assert outsider in [f for f, _ in acts.ranked_at(pos, of_word, labels=labels)]
     assert acts.word_ranks(lambda f: labels.get(f))[pos].tolist() == ranks[pos].tolist()  # a callable works too
     assert acts.word_ranks({str(outsider): "letters: c / k"})[pos].tolist() == ranks[pos].tolist()  # as a trait keys them
     assert names_word("city: Paris / Seattle", "Paris") and names_word("dog / cat", " dogs")
@@ -266,10 +285,11 @@ def test_without_shipped_levels_a_token_lists_by_strength(scope_and_dash):
     acts.reference = acts.reference_source = None
     assert not acts.word_ranks().any() and not acts.word_rates().any()
     assert all(acts.ranked_at(p, 5) == acts.top_at(p, 5) for p in range(acts.n_tokens))
-    # dashboards made before token profiles: no word order either (their labels still count)
+    # dashboards made before token profiles: no word features (their labels still count), the text's still
     old = reference_from(dash)
     acts.reference = dataclasses.replace(old, profile_ids=None, profile_reliability=None)
-    assert not acts.word_ranks().any()
+    ranks = acts.word_ranks()
+    assert ((ranks == 0) | (ranks > TEXT_RANK_BASE)).all() and (ranks > TEXT_RANK_BASE).any()
     with pytest.raises(ValueError, match="outside the text"):
         acts.ranked_at(99)
     with pytest.raises(ValueError, match="labels must map feature ids"):

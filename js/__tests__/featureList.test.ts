@@ -42,7 +42,7 @@ describe("FeatureList", () => {
     const { model, el, ids } = mount("features", eiffelState({ selected_feature: null, position: null }));
     model.kernelSet({ position: 6 });
     expect(ids()).toEqual([20, 10, 30]);
-    expect(el.textContent).toContain("Token 6 “·Paris”: its word's features first");
+    expect(el.textContent).toContain("Token 6 “·Paris”: its word's features, then the text's");
     el.querySelector<HTMLButtonElement>(".sw-whole")!.click();
     expect(model.get("position")).toBeNull();
     expect(ids()).toEqual([10, 20, 30]);
@@ -137,7 +137,7 @@ describe("FeatureList", () => {
     const { model, el, ids, row } = mount("features", wordState());
     model.kernelSet({ position: 6 });
     expect(ids()).toEqual([30, 10, 20]);
-    expect(el.querySelector(".sw-flist-title")!.textContent).toBe("Token 6 “·Paris”: its word's features first");
+    expect(el.querySelector(".sw-flist-title")!.textContent).toBe("Token 6 “·Paris”: its word's features, then the text's");
     expect(row(30).querySelector(".sw-fid")!.classList.contains("sw-word")).toBe(true);
     expect(row(20).querySelector(".sw-fid")!.classList.contains("sw-word")).toBe(false);
     expect(row(10).getAttribute("aria-label")).toContain("a feature of this word");
@@ -149,17 +149,32 @@ describe("FeatureList", () => {
     expect(ids()).toEqual([20, 10, 30]);
     expect(el.querySelector(".sw-flist-title")!.textContent).toBe("Token 6 “·Paris”: strongest features");
     expect(row(30).querySelector(".sw-fid")!.classList.contains("sw-word")).toBe(false);
-    expect(toggle.textContent).toBe("show its word's features first");
+    expect(toggle.textContent).toBe("show its word's and the text's features first");
     toggle.click();
     expect(ids()).toEqual([30, 10, 20]);
+  });
+
+  it("puts the features that stand out in the text after the word's, marked apart", () => {
+    const ranks = new Uint8Array(7 * 3);
+    ranks.set([130, 0, 1], 6 * 3); // at " Paris": 20 stands out in the text, 30 is its word's, 10 neither
+    const { model, ids, row } = mount("features", wordState({ word_ranks: asDataView(ranks) }));
+    model.kernelSet({ position: 6 });
+    expect(ids()).toEqual([30, 20, 10]);
+    expect(row(30).querySelector(".sw-fid")!.className).toBe("sw-fid sw-word");
+    expect(row(20).querySelector(".sw-fid")!.className).toBe("sw-fid sw-text");
+    expect(row(20).querySelector(".sw-fid")!.getAttribute("title")).toBe("Stands out in the whole text");
+    expect(row(20).getAttribute("aria-label")).toContain("stands out in this text");
+    expect(row(10).querySelector(".sw-fid")!.className).toBe("sw-fid");
+    const d = readActData(model);
+    expect(rankedAt(d, 6, true).map((r) => [r.id, r.word, r.text])).toEqual([[30, true, false], [20, false, true], [10, false, false]]);
   });
 
   it("rankedAt orders by word rank then strength, and ignores ranks that do not fit the data", () => {
     const d = readActData(new FakeModel(wordState()));
     expect(rankedAt(d, 6, true)).toEqual([
-      { id: 30, value: 1, word: true },
-      { id: 10, value: 2, word: true },
-      { id: 20, value: 6, word: false },
+      { id: 30, value: 1, word: true, text: false },
+      { id: 10, value: 2, word: true, text: false },
+      { id: 20, value: 6, word: false, text: false },
     ]);
     expect(rankedAt(d, 6, false).map((r) => r.id)).toEqual([20, 10, 30]);
     expect(rankedAt(d, 6, true, 1).map((r) => r.id)).toEqual([30]);

@@ -12,7 +12,8 @@ text's content ahead of those that fire on every text (commas, "is") and of rare
 
 One token's features come in two orders too: ``top_at`` by raw activation, and ``ranked_at``, the order a
 clicked token lists them: the features of its word first (those that usually fire on the word across the
-corpus, its token profile; or whose label names it), then the rest by strength.
+corpus, its token profile; or whose label names it), then those that stand out in the whole text, then the
+rest by strength.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import torch
 from .encoding import encode_chunk_rows
 from ..runtime import check_feature, check_k, check_position
 
-__all__ = ["FeatureActivations", "FeatureReference", "WORD_RATIO_CAP", "label_names", "names_word"]
+__all__ = ["FeatureActivations", "FeatureReference", "TEXT_RANK_BASE", "WORD_RATE_MIN", "WORD_RATIO_CAP", "label_names", "names_word"]
 
 def names_word(text: str, word: str) -> bool:
     """Whether ``text`` (a label, a sentence) names ``word``: one of its words starts with the word's stem
@@ -55,6 +56,23 @@ def label_names(label: str, word: str) -> bool:
 #: A token's list puts the features of its word first, by activation against their usual strong activation,
 #: this ratio capped (a feature whose usual level is tiny does not jump ahead on a large ratio).
 WORD_RATIO_CAP = 2.0
+#: A feature counts as one of a word's when its profile's reliability for the word (``word_rates``) is at least
+#: this: it fired on the word in at least half the corpus texts holding it, and in at least three of them (a
+#: word seen in one corpus text lends that text's every feature a reliability of 0.2).
+WORD_RATE_MIN = 0.5
+#: After the word's features, a token's list puts those of the text's first ``TEXT_FEATURES`` by ``standout``
+#: that fire at the token, ranked from ``TEXT_RANK_BASE + 1`` in ``word_ranks`` (the word's own: 1 to
+#: ``TEXT_RANK_BASE - 1``; the rest: 0), so that one uint8 per feature carries both tiers to the browser.
+TEXT_RANK_BASE = 128
+TEXT_FEATURES = 32
+
+
+def _checked_labels(labels):
+    """``labels`` for :meth:`FeatureActivations.word_ranks`: ``None``, a mapping or a function."""
+    if labels is not None and not callable(labels) and not isinstance(labels, Mapping):
+        raise ValueError(f"labels must map feature ids to labels (a dict, or a function such as scope.label), "
+                         f"got {type(labels).__name__}")
+    return labels
 
 
 @dataclass(frozen=True)
@@ -230,65 +248,82 @@ class FeatureActivations:
         that word across the SAE's corpus (of the corpus texts holding the token, the share in which it fired
         on it; 0 when the word is not among the tokens the feature usually fires on, or for an SAE without
         shipped dashboards)."""
+        return self._rates(np.arange(self.n_tokens))
+
+    def _rates(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`word_rates` of the tokens ``rows`` only."""
+        top_ids = np.asarray(self.top_ids)[rows]
         reference = self.usual_levels()
         if reference is None:
-            return np.zeros(np.shape(self.top_ids), dtype=np.float32)
-        rates = reference.word_rates(self.top_ids, self.token_ids)
-        return np.where(np.asarray(self.top_values) > 0, rates, 0.0).astype(np.float32)
+            return np.zeros(top_ids.shape, dtype=np.float32)
+        rates = reference.word_rates(top_ids, np.asarray(self.token_ids)[rows])
+        return np.where(np.asarray(self.top_values)[rows] > 0, rates, 0.0).astype(np.float32)
 
     def word_ranks(self, labels: "Mapping[int, str] | Callable[[int], str | None] | None" = None) -> np.ndarray:
-        """``[n_tokens, k]`` int32, beside ``top_ids``: where each of a token's top features comes in its list
-        among the features of this word (1 first; 0 for the others, which follow strongest first).
+        """``[n_tokens, k]`` int32, beside ``top_ids``: where each of a token's top features comes in its list.
 
-        A feature is one of the word's when it usually fires on it (:meth:`word_rates` > 0) or when its
-        label (``labels``: feature id -> label, e.g. ``scope.label``) names the word (:func:`label_names`).
-        Among them, the one firing closest to (or above) its usual strong activation comes first (the ratio
-        capped at :data:`WORD_RATIO_CAP`). Without shipped levels or labels every rank is 0."""
-        rates = self.word_rates()
-        ranks = np.zeros(rates.shape, dtype=np.int32)
+        First the features of this word, ranked 1, 2, ...: those that usually fire on it (:meth:`word_rates`
+        >= :data:`WORD_RATE_MIN`) or whose label (``labels``: feature id -> label, e.g. ``scope.label``)
+        names the word (:func:`label_names`); among them, the one firing closest to (or above) its usual
+        strong activation comes first (the ratio capped at :data:`WORD_RATIO_CAP`; ranks stop at
+        ``TEXT_RANK_BASE - 1``).
+        Then the features that stand out in the whole text (the first ``TEXT_FEATURES`` of :meth:`standout`)
+        and fire here, ranked ``TEXT_RANK_BASE + 1``, ... in standout's order. The rest are 0 (a list
+        shows them after, strongest first). Without shipped levels every rank is 0."""
+        return self._ranks(_checked_labels(labels), np.arange(self.n_tokens))
+
+    def _ranks(self, labels, rows: np.ndarray) -> np.ndarray:
+        """:meth:`word_ranks` of the tokens ``rows`` only (a click asks for one)."""
+        top_ids, values = np.asarray(self.top_ids)[rows], np.asarray(self.top_values)[rows]
+        ranks = np.zeros(top_ids.shape, dtype=np.int32)
         reference = self.usual_levels()
-        if reference is None or rates.size == 0:
+        if reference is None or ranks.size == 0:
             return ranks
-        group = (rates > 0) | self._named(labels)
-        if not group.any():
-            return ranks
-        ratio = np.minimum(reference.ratio_of(self.top_ids, self.top_values), WORD_RATIO_CAP)
-        key = np.where(group & (np.asarray(self.top_values) > 0), ratio, -1.0)
-        order = np.argsort(-key, axis=1, kind="stable")
-        ranked = np.take_along_axis(key, order, axis=1) >= 0
-        np.put_along_axis(ranks, order, np.where(ranked, np.arange(1, rates.shape[1] + 1), 0), axis=1)
+        rates = self._rates(rows)
+        group = ((rates >= WORD_RATE_MIN) | self._named(labels, rows)) & (values > 0)
+        if group.any():
+            ratio = np.minimum(reference.ratio_of(top_ids, values), WORD_RATIO_CAP)
+            key = np.where(group, ratio, -1.0)
+            order = np.argsort(-key, axis=1, kind="stable")
+            place = np.minimum(np.arange(1, ranks.shape[1] + 1), TEXT_RANK_BASE - 1)
+            ranked = np.take_along_axis(key, order, axis=1) >= 0
+            np.put_along_axis(ranks, order, np.where(ranked, place, 0), axis=1)
+        text = np.full(self.sae.d_sae, -1, dtype=np.int64)
+        for place, (f, _) in enumerate(self.standout(TEXT_FEATURES)):
+            text[f] = place
+        ids = np.clip(top_ids.astype(np.int64), 0, self.sae.d_sae - 1)
+        of_text = ~group & (values > 0) & (text[ids] >= 0)
+        ranks[of_text] = TEXT_RANK_BASE + 1 + text[ids][of_text]
         return ranks
 
-    def _named(self, labels) -> np.ndarray:
-        """``[n_tokens, k]`` bool: the feature's label names the token's word."""
-        out = np.zeros(np.shape(self.top_ids), dtype=bool)
+    def _named(self, labels, rows: np.ndarray) -> np.ndarray:
+        """``[len(rows), k]`` bool: the feature's label names the token's word, at the tokens ``rows``."""
+        out = np.zeros((len(rows), np.shape(self.top_ids)[1]), dtype=bool)
         if labels is None:
             return out
-        if not callable(labels) and not isinstance(labels, Mapping):
-            raise ValueError(f"labels must map feature ids to labels (a dict, or a function such as scope.label), "
-                             f"got {type(labels).__name__}")
         # a widget's labels trait keys ids as strings
         lookup = labels if callable(labels) else (lambda f: labels.get(f) or labels.get(str(f)))
         cache: dict[int, str] = {}
-        for pos, token in enumerate(self.tokens):
-            word = str(token).strip()
+        for r, pos in enumerate(np.asarray(rows).tolist()):
+            word = str(self.tokens[pos]).strip()
             if not re.search(r"[^\W\d_]", word):  # punctuation, numbers, spacing: no word to name
                 continue
             for j, f in enumerate(self.top_ids[pos].tolist()):
                 if f not in cache:
                     cache[f] = str(lookup(int(f)) or "")
-                out[pos, j] = bool(cache[f]) and label_names(cache[f], word)
+                out[r, j] = bool(cache[f]) and label_names(cache[f], word)
         return out
 
     def ranked_at(self, pos: int, k: int = 10, labels=None) -> list[tuple[int, float]]:
         """One token's features in the order its list shows them, as ``(feature_id, activation)``: first the
-        features of this word (those that usually fire on it, or whose label names it: :meth:`word_ranks`),
-        then the others, strongest first; of the ``k`` kept per token. ``top_at`` is the raw order. A feature
+        features of this word (those that usually fire on it, or whose label names it), then those that stand
+        out in the whole text (:meth:`word_ranks`), then the others, strongest first; of the ``k`` kept per
+        token. ``top_at`` is the raw order. A feature
         that fires on " dog" in nearly every corpus text holding it says more about the clicked word than a
         dense feature that fires a little more strongly on every noun."""
         pos, k = self._check_position(pos), self._check_k(k)
         values = np.asarray(self.top_values[pos], dtype=np.float64)
-        ranks = self.word_ranks(labels)[pos].astype(np.float64)
+        ranks = self._ranks(_checked_labels(labels), np.array([pos]))[0].astype(np.float64)
         order = np.lexsort((-values, np.where(ranks > 0, ranks, np.inf)))
         return [(int(self.top_ids[pos, j]), float(values[j])) for j in order if values[j] > 0][:k]
 

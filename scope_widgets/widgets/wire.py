@@ -4,8 +4,9 @@ The one description of the bytes (``js/binary.ts`` decodes them and ``js/store.t
 
 - ``top_ids``: int32 little-endian, row-major ``[n_tokens, k]``, each token's strongest features first;
 - ``top_values``: float32 little-endian, same shape: their activations;
-- ``word_ranks``: uint8, same shape: where each comes among the features of the token's word, the order a
-  clicked token lists them in (1 first; 0 for the others, listed after them strongest first); may be empty;
+- ``word_ranks``: uint8, same shape: where each comes in a clicked token's list: 1 to 127, the features of the
+  token's word; from 129 (``TEXT_RANK_BASE + 1``), those that stand out in the whole text; 0, the others,
+  listed after them strongest first; may be empty;
 - ``columns``: float32 little-endian ``[len(column_ids), n_tokens]``: exact activations of the listed features;
 - the column reply to ``{"type": "column", "feature": id}``: one float32 buffer ``[n_tokens]``.
 
@@ -44,10 +45,10 @@ def top_k_buffers(acts: Any, k: int | None = None) -> dict:
 
 
 def word_rank_bytes(acts: Any, k: int, labels: dict[str, str] | None = None) -> bytes:
-    """Per token, where each of its first ``k`` features (as sent) comes among the features of the token's
-    word (see ``FeatureActivations.word_ranks``; ``labels``: ``{str(id): label}`` as sent): uint8
-    ``[n_tokens, k]``, 1 first, 0 for the others (ranks past 255 are sent as 255). Empty for activations
-    without word ranks."""
+    """Per token, where each of its first ``k`` features (as sent) comes in its list: its word's, then the
+    text's (see ``FeatureActivations.word_ranks``; ``labels``: ``{str(id): label}`` as sent): uint8
+    ``[n_tokens, k]``, 0 for the others (ranks past 255 are sent as 255). Empty for activations without
+    word ranks."""
     if not callable(getattr(acts, "word_ranks", None)):
         return b""
     named = {int(f): t for f, t in (labels or {}).items()}
