@@ -333,4 +333,7 @@ def test_a_hit_labelled_from_other_uses_says_that_it_fires_on_the_word():
     # a label that names the word needs no note; neither does a hit without corpus counts
     hits = {h.feature: h for h in search_word(*args, k=5, generate=False, corpus=corpus, labels={11: "Q / q"})}
     assert hits[11].note is None
+    # ... as a word of its own: words that merely start with it ("party" for "park") do not name it
+    hits = {h.feature: h for h in search_word(*args, k=5, generate=False, corpus=corpus, labels={11: "Quiet / Queens"})}
+    assert hits[11].note == corpus_note
     assert all(h.note is None for h in search_word(*args, k=5, generate=False))

@@ -25,7 +25,7 @@ import torch
 from ..engine import hooks
 from ..engine.tokens import encode, left_padded, pad_batch, pad_id
 from ..engine.unembed import logit_stats, norm_gain, unembedding
-from ..features import names_word, text_maxima
+from ..features import label_names, names_word, text_maxima
 from ..runtime import in_batches
 from ..steering import Direction
 from .background import BACKGROUND
@@ -189,7 +189,7 @@ def _word_notes(hits: list[SearchHit], word: str) -> list[SearchHit]:
     out = []
     for h in hits:
         fired, texts = int(h.extra.get("corpus_fired", 0)), int(h.extra.get("corpus_texts", 0))
-        named = h.label is not None and names_word(h.label, word)
+        named = h.label is not None and label_names(h.label, word)
         if h.extra.get("corpus_rate", 0.0) >= NOTE_RATE and not named:
             h = replace(h, note=f"fires on {word!r} in {fired} of the {texts} corpus texts that hold it; "
                                 f"its label comes from its strongest examples")
