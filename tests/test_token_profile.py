@@ -123,6 +123,15 @@ def test_dense_features_are_named_by_what_they_usually_fire_on():
     # ... unless the examples' first word is among the words it usually fires on
     assert usual_label("thing (before of)", usual, 0.1) == "thing (before of)"
     assert usual_label("noun: Things / idea", usual, 0.1) == "noun: Things / idea"
+    # ... unless they are a function word or two and the profile names the kind it fires on
+    function = [(" that", 9, 0.8), (" when", 9, 0.9), (" which", 9, 0.9), (" who", 9, 0.9), (" if", 9, 0.9), (" what", 9, 0.9)]
+    assert usual_label("If", function, 0.1) == "function words: that / when / which · top: If"
+    assert usual_label("which / if", function, 0.1) == "function words: that / when / which · top: which / if"
+    assert usual_label("If (after .)", function, 0.1) == "If (after .)"  # a context says more than the kind
+    assert usual_label("which / idea", function, 0.1) == "which / idea"
+    assert usual_label("thing", usual, 0.1) == "thing"  # no kind to name
+    marks = [(".", 9, 0.9), (",", 9, 0.9), (":", 9, 0.9), ("?", 9, 0.9), ("!", 9, 0.9), (";", 9, 0.9)]
+    assert usual_label(". / ? / !", marks, 0.1) == ". / ? / !"  # punctuation shows its kind, and which marks
     # ... or when the examples share a meaning
     assert usual_label("athletic game: tennis / golf", usual, 0.1) == "athletic game: tennis / golf"
     assert usual_label(": / ):", usual, 0.1) == "something / thing / person"

@@ -243,12 +243,28 @@ def usual_label(example_label: str | None, rows: Sequence[tuple[str, int, float]
             return example_label  # the examples share a meaning (a WordNet hypernym): that names it
         first = example_label.split(": ", 1)[-1].split(" / ")[0].split(" (")[0].split(" →")[0].strip(" …")
         top = {_key(w, lex) for t, _, _ in rows[:6] if (w := show_token(t))}
-        if first and _key(first, lex) in top:
+        if first and _key(first, lex) in top and not _one_of_its_kind(example_label, usual):
             return example_label
     words = (_repeated_words(example_label) or "").split(" / ")
     while words and len(usual) + len(TOP_MARK) + len(" / ".join(words)) > LABEL_CHARS + 20:
         words.pop()  # whole words only
     return f"{usual}{TOP_MARK}{' / '.join(words)}" if any(words) else usual
+
+
+#: The heads :func:`class_head` gives: a profile label with one names the kind of token a feature fires on.
+CLASS_HEADS = frozenset(WORD_CLASSES) | {"punctuation", "function words", "function words and punctuation"}
+
+
+def _one_of_its_kind(example_label: str, usual: str) -> bool:
+    """Whether a top-examples label is only function words, punctuation beside them (``If``, ``at``,
+    ``me / I``, ``, / you / are``; without a context such as ``(after .)`` or a promoted ``→``) where the
+    profile's label names their kind (``function words: that / when / which``): one function word does not
+    name a feature that fires on many of them."""
+    if " (" in example_label or "→" in example_label or usual.split(": ", 1)[0] not in CLASS_HEADS:
+        return False
+    kinds = [word_class(w.strip(" …")) for w in example_label.split(" / ")]
+    # punctuation alone shows its kind already, and says which marks (". / ? / !": where sentences end)
+    return all(k is not None for k in kinds) and any(k != "punctuation" for k in kinds)
 
 
 def _repeated_words(example_label: str | None) -> str | None:
