@@ -231,7 +231,9 @@ def usual_label(example_label: str | None, rows: Sequence[tuple[str, int, float]
     the examples share no meaning (no WordNet hypernym in front) and their first word is not among the
     six tokens it usually fires on (its profile): then the profile's label, which describes what a user
     will see it fire on, followed by what its top examples repeat (``"he / his / who · top: salesman /
-    child"``), so that the label agrees with both halves of its dashboard."""
+    child"``), so that the label agrees with both halves of its dashboard. A top-examples label of a
+    function word or a few (``If``) gives way too when the profile names their kind
+    (``"function words: that / when / which · top: If"``)."""
     if density < DENSE_LABEL or not rows:
         return example_label
     usual = profile_label(rows, lex=lex)
