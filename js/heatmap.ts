@@ -419,11 +419,12 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
     const labels = store.labels();
     // the order a click on this token lists them in (its word's features first, unless "show strongest")
     const wordFirst = getString(model, "ranking", "standout") !== "strongest";
-    const rows = rankedAt(data, i, wordFirst, nTooltip).map(({ id, value: v }) =>
+    const rows = rankedAt(data, i, wordFirst, nTooltip).map(({ id, value: v, word, text }) =>
       h(
         "tr",
         undefined,
-        h("td", { class: "sw-mono sw-dim", text: `#${id}` }),
+        // marked as in the token's list: its word's features, then those that stand out in the text
+        h("td", { class: "sw-fid" + (wordFirst ? (word ? " sw-word" : text ? " sw-text" : "") : ""), text: `#${id}` }),
         h("td", { text: labels.get(id) ?? "" }),
         h("td", { class: "sw-num", text: fmt(v) }),
       ),

@@ -128,15 +128,18 @@ describe("TokenHeatmap", () => {
 
   it("lists a token's features in the tooltip in the order a click lists them", () => {
     const ranks = new Uint8Array(7 * 3);
-    ranks.set([0, 0, 1], 6 * 3); // at " Paris" feature 30 is its word's feature
+    ranks.set([0, 129, 1], 6 * 3); // at " Paris" feature 30 is its word's feature, 10 stands out in the text
     const { model, el, tok } = mount(eiffelState({ word_ranks: asDataView(ranks) }));
-    const ids = () => [...el.querySelectorAll('[role="tooltip"] tr')].map((r) => r.firstElementChild!.textContent);
+    const cells = () => [...el.querySelectorAll('[role="tooltip"] tr')].map((r) => r.firstElementChild!);
+    const ids = () => cells().map((c) => c.textContent);
     tok(6).focus();
-    expect(ids()).toEqual(["#30", "#20", "#10"]);
+    expect(ids()).toEqual(["#30", "#10", "#20"]);
+    expect(cells().map((c) => c.className)).toEqual(["sw-fid sw-word", "sw-fid sw-text", "sw-fid"]);
     tok(6).blur();
     model.kernelSet({ ranking: "strongest" });
     tok(6).focus();
     expect(ids()).toEqual(["#20", "#10", "#30"]);
+    expect(cells().every((c) => c.className === "sw-fid")).toBe(true);
   });
 
   it("colours an unlisted feature from the top-k at once, then exactly when the kernel answers", () => {
