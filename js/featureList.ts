@@ -13,7 +13,7 @@ import { scaleMax } from "./colors";
 import { fmt, h, listen, replaceChildren, tokenLabel } from "./dom";
 import { commit, getOptInt, getString, onChange } from "./traits";
 import { sparkline } from "./sparkline";
-import { type ActData, DATA_TRAITS, rankedAt, storeFor } from "./store";
+import { type ActData, DATA_TRAITS, rankedAt, storeFor, tierClass } from "./store";
 import type { View, WidgetModel } from "./types";
 
 export interface FeatureListOptions {
@@ -207,7 +207,7 @@ export function createFeatureList(model: WidgetModel, opts: FeatureListOptions =
           },
         },
         h("span", {
-          class: "sw-fid" + (ranking === "standout" ? (ofWord ? " sw-word" : ofText ? " sw-text" : "") : ""),
+          class: "sw-fid" + (ranking === "standout" ? tierClass({ word: ofWord, text: ofText }) : ""),
           text: `#${id}`,
           attrs: {
             title: ofWord

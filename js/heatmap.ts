@@ -18,7 +18,7 @@
 import { argMax, heatLevel, scaleMax } from "./colors";
 import { activeIn, displayToken, fmt, h, listen, replaceChildren, tokenLabel, uniqueId } from "./dom";
 import { commit, getOptInt, getString, onChange } from "./traits";
-import { type ActData, DATA_TRAITS, rankedAt, type Store, storeFor } from "./store";
+import { type ActData, DATA_TRAITS, rankedAt, type Store, storeFor, tierClass } from "./store";
 import type { View, WidgetModel } from "./types";
 
 export interface HeatmapOptions {
@@ -419,14 +419,14 @@ export function createHeatmap(model: WidgetModel, opts: HeatmapOptions = {}): Vi
     const labels = store.labels();
     // the order a click on this token lists them in (its word's features first, unless "show strongest")
     const wordFirst = getString(model, "ranking", "standout") !== "strongest";
-    const rows = rankedAt(data, i, wordFirst, nTooltip).map(({ id, value: v, word, text }) =>
+    const rows = rankedAt(data, i, wordFirst, nTooltip).map((f) =>
       h(
         "tr",
         undefined,
         // marked as in the token's list: its word's features, then those that stand out in the text
-        h("td", { class: "sw-fid" + (wordFirst ? (word ? " sw-word" : text ? " sw-text" : "") : ""), text: `#${id}` }),
-        h("td", { text: labels.get(id) ?? "" }),
-        h("td", { class: "sw-num", text: fmt(v) }),
+        h("td", { class: "sw-fid" + (wordFirst ? tierClass(f) : ""), text: `#${f.id}` }),
+        h("td", { text: labels.get(f.id) ?? "" }),
+        h("td", { class: "sw-num", text: fmt(f.value) }),
       ),
     );
     const head = `Token ${i}: “${tokenLabel(data.tokens[i])}”${data.hasBos && i === 0 ? " (BOS)" : ""}`;

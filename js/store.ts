@@ -110,6 +110,11 @@ export interface TokenFeature {
   text: boolean;
 }
 
+/** Which tier of a clicked token's list a feature is in, as its id's mark: `sw-word`, `sw-text`, or none. */
+export function tierClass(f: { word?: boolean; text?: boolean }): string {
+  return f.word ? " sw-word" : f.text ? " sw-text" : "";
+}
+
 /**
  * The features of token `pos` in the order a clicked token lists them: with `wordFirst`, the features of its
  * word first, then those that stand out in the text (both in the kernel's `word_ranks` order), then the others

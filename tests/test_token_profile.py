@@ -4,6 +4,7 @@ order a clicked token lists its features in (its word's features first)."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -309,6 +310,9 @@ def test_the_word_order_reaches_the_browser_for_one_text_and_for_compare(scope_a
     scope, dash = scope_and_dash
     acts = with_reference(scope, dash)
     sent = word_rank_bytes(acts, 4)
+    # the browser tells the tiers apart by the same base (js/store.ts)
+    store_ts = (Path(__file__).resolve().parents[1] / "js" / "store.ts").read_text()
+    assert f"export const TEXT_RANK_BASE = {TEXT_RANK_BASE};" in store_ts
     assert sent == np.clip(acts.word_ranks()[:, :4], 0, 255).astype(np.uint8).tobytes()
     heat = sw.TokenHeatmap(acts, scope=scope, k=4)
     assert heat.k == 4 and heat.word_ranks == sent
