@@ -22,6 +22,9 @@ Measured (BOS excluded everywhere):
    And what a click on a word lists first (in the same paragraphs, at every content word): the first of
    ``acts.ranked_at`` (its word's features first) and of ``acts.top_at`` (the strongest); it is *placed*
    when it is about the concept (AUROC >= 0.80) or its label names the clicked word.
+   And ``scope.search(examples=..., against=...)`` from a few sentences: each concept's first 3 or 5 against as
+   many neutral sentences, or as many of another concept; a hit is good when its AUROC on the other sentences
+   is >= 0.90 (``examples_scores``).
 3. **Steering**: for each concept, the top feature of ``scope.search(word)`` and that of
    ``scope.search(word, steer=True)`` (search's best readers tried on the sliders, with other prompts than
    these, see ``analysis/steerable.py``) are each added (method ``add``) at
@@ -113,6 +116,43 @@ def concept_rows(scope, suite: dict, concepts: list[dict]) -> tuple[list[dict], 
         "search_top1_ge_0.90": sum(r["search_top1_auroc"] >= 0.90 for r in rows) / len(rows),
     }
     return rows, summary, per
+
+
+def examples_scores(scope, suites: list[dict], sizes=(3, 5)) -> dict:
+    """``scope.search(examples=..., against=...)`` from a few sentences, judged on the rest: for each concept
+    of both suites, its first ``n`` sentences against ``n`` neutral ones (a seeded draw), and against the
+    first ``n`` of the next concept in its suite (a contrast); a hit is *good* when its AUROC on the
+    concept's other sentences, against all other sentences of the suite (or the other concept's other
+    sentences), is >= 0.90. Counts concepts whose first hit, and whose top 5, hold a good one."""
+    import random
+
+    from scope_widgets.analysis.search import auroc
+    from scope_widgets.features import text_maxima
+
+    out = {}
+    for n in sizes:
+        row = {"n": 0, "neutral_first": 0, "neutral_top5": 0, "contrast_first": 0, "contrast_top5": 0}
+        for si, suite in enumerate(suites):
+            concepts = suite["concepts"]
+            texts = [s for c in concepts for s in c["sentences"]] + suite["neutral"]
+            owner = [c["name"] for c in concepts for _ in c["sentences"]] + [None] * len(suite["neutral"])
+            maxima = text_maxima(scope.model, scope.tokenizer, scope.sae, texts, 256)
+            neutral = [i for i, o in enumerate(owner) if o is None]
+            for ci, c in enumerate(concepts):
+                mine = [i for i, o in enumerate(owner) if o == c["name"]]
+                other = [i for i, o in enumerate(owner) if o == concepts[(ci + 1) % len(concepts)]["name"]]
+                against = random.Random(7 * ci + si).sample(neutral, n)
+                rest = [i for i in range(len(texts)) if owner[i] != c["name"] and i not in against]
+                for kind, negs, judge_neg in (("neutral", against, rest), ("contrast", other[:n], other[n:])):
+                    hits = scope.search(examples=[texts[i] for i in mine[:n]], against=[texts[i] for i in negs], k=5)
+                    true = auroc(maxima[mine[n:]], maxima[judge_neg])
+                    good = [float(true[h.feature]) >= 0.90 for h in hits]
+                    row[f"{kind}_first"] += bool(good and good[0])
+                    row[f"{kind}_top5"] += any(good)
+                row["n"] += 1
+        out[str(n)] = row
+        log(f"  examples ({n} each): " + ", ".join(f"{k} {v}" for k, v in row.items()))
+    return out
 
 
 STANDOUT_AUROC = 0.80  # a listed feature is about the paragraph's concept from this AUROC
@@ -255,6 +295,8 @@ def main(argv=None) -> dict:
     heldout = json.loads((DATA / "concepts_heldout.json").read_text())
     report["heldout_concepts"], report["heldout_summary"], per_heldout = concept_rows(scope, heldout, heldout["concepts"])
     report["heldout_token_lists"] = token_list_scores(scope, heldout, per_heldout)
+    log("search by examples ...")
+    report["examples_search"] = examples_scores(scope, [suite, heldout])
 
     log("steering ...")
     fractions = FRACTIONS[1::2] if args.quick else FRACTIONS
@@ -317,6 +359,10 @@ def summary(report: dict) -> str:
             lines.append(f"token lists ({what}) | {t['words']} clicked words | first feature placed: its word's first "
                          f"{t['ranked']['placed']}, strongest {t['strongest']['placed']} | dense first: "
                          f"{t['ranked']['dense']} and {t['strongest']['dense']}")
+    for size, r in report.get("examples_search", {}).items():
+        lines.append(f"search(examples=) | {size} sentences each, {r['n']} concepts | against neutral: first hit good "
+                     f"{r['neutral_first']}, top 5 {r['neutral_top5']} | against another concept: first {r['contrast_first']}, "
+                     f"top 5 {r['contrast_top5']}")
     for pos, st in report["steering"].items():
         d = f" | directions {st['direction_successes']}/{st['n']}" if st["direction_successes"] is not None else ""
         lines.append(f"steering ({pos}) | search(word)'s top feature {st['feature_successes']}/{st['n']} | "

@@ -263,7 +263,9 @@ class Scope:
         feature by how well it separates them from a built-in background (AUROC), plus up to half a point for
         how far apart the means are and bonuses for features that promote the word or fire on it in the corpus.
         ``scope.search(examples=[...], against=[...])`` scores the
-        separation of your own texts (``against`` defaults to the background); ``hit.score`` is the AUROC.
+        separation of your own texts (``against`` defaults to the background); ``hit.score`` is the AUROC
+        (with ``against``, the mean of the AUROCs against it and against the background: a few texts let many
+        features separate them by chance; ``hit.extra["auroc"]`` is the one against ``against`` alone).
         ``steer=True`` (with a word; about half a minute more on 2 CPU cores) puts first the candidates that, added to neutral
         text, make the word and its near neighbours likeliest (``hit.writes``), and tries the first few in
         greedy continuations: ``hit.steers``, ``hit.steer_coefficient`` (a good slider value).

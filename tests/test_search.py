@@ -71,6 +71,23 @@ def test_search_by_examples_ranks_the_separating_feature_first():
     assert direct[0].feature == 11
 
 
+def test_search_by_examples_prefers_a_feature_that_is_quiet_on_ordinary_text():
+    # two features separate the examples from these few counter-examples perfectly; one of them (full
+    # stops) also fires on every ordinary sentence, so it is less about the examples than the other
+    scope = make_scope(d_sae=40, layer=0, seed=3)
+    planted(scope, 11)
+    planted(scope, 12, char=".")
+    examples = ["Queen Quinn quit.", "Quite quick, Quentin.", "Quarterly Quiz."]
+    against = ["a plain day", "nothing here", "small talk only"]
+    hits = {h.feature: h for h in scope.search(examples=examples, against=against, k=40)}
+    q, stop = hits[11], hits[12]
+    assert q.extra["auroc"] == stop.extra["auroc"] == 1.0
+    assert q.extra["auroc_background"] == 1.0 > stop.extra["auroc_background"]
+    assert q.score > stop.score and q.feature == next(iter(hits))
+    # the score: the mean of the two AUROCs, plus up to 0.05 for the gap (feature 11 is silent on the counter-examples)
+    assert 1.0 < q.score <= 1.05 and stop.score <= 0.5 * (1.0 + stop.extra["auroc_background"]) + 0.05
+
+
 def test_search_refuses_bad_requests_and_leaves_the_model_alone():
     scope = make_scope()
     before, hooks_before = logits(scope), hook_count(scope.model)
