@@ -182,7 +182,7 @@ def test_a_clicked_word_lists_its_own_features_first(scope):
     fire a little more strongly on every noun: in the quickstart's text " dog" opens on a dog feature
     (measured: `carnivore: dog / cat / pet`) where the strongest is `food / house / children`. Over the
     concept paragraphs' content words the first feature is about the concept or its label names the word
-    1,190 times of 1,989, against 277 for the strongest."""
+    1,276 times of 1,989, against 277 for the strongest."""
     from benchmarks import default_sae as E
     from scope_widgets.features import label_names
 

@@ -279,6 +279,9 @@ def test_a_feature_whose_label_names_the_word_joins_its_features(scope_and_dash)
     assert 0 < ranks[pos][list(acts.top_ids[pos]).index(outsider)] < TEXT_RANK_BASE
     of_word = int(((ranks[pos] > 0) & (ranks[pos] < TEXT_RANK_BASE)).sum())
     assert outsider in [f for f, _ in acts.ranked_at(pos, of_word, labels=labels)]
+    assert of_word >= 2  # otherwise the next line shows nothing
+    # the one whose label names the word comes first among the word's features, however weakly it fires
+    assert acts.ranked_at(pos, 1, labels=labels)[0][0] == outsider
     assert acts.word_ranks(lambda f: labels.get(f))[pos].tolist() == ranks[pos].tolist()  # a callable works too
     assert acts.word_ranks({str(outsider): "letters: c / k"})[pos].tolist() == ranks[pos].tolist()  # as a trait keys them
     assert names_word("city: Paris / Seattle", "Paris") and names_word("dog / cat", " dogs")

@@ -264,9 +264,9 @@ class FeatureActivations:
 
         First the features of this word, ranked 1, 2, ...: those that usually fire on it (:meth:`word_rates`
         >= :data:`WORD_RATE_MIN`) or whose label (``labels``: feature id -> label, e.g. ``scope.label``)
-        names the word (:func:`label_names`); among them, the one firing closest to (or above) its usual
-        strong activation comes first (the ratio capped at :data:`WORD_RATIO_CAP`; ranks stop at
-        ``TEXT_RANK_BASE - 1``).
+        names the word (:func:`label_names`); among them, those whose label names the word first, and within
+        each of the two, the one firing closest to (or above) its usual strong activation (the ratio capped at
+        :data:`WORD_RATIO_CAP`; ranks stop at ``TEXT_RANK_BASE - 1``).
         Then the features that stand out in the whole text (the first ``TEXT_FEATURES`` of :meth:`standout`)
         and fire here, ranked ``TEXT_RANK_BASE + 1``, ... in standout's order. The rest are 0 (a list
         shows them after, strongest first). Without shipped levels every rank is 0."""
@@ -279,11 +279,12 @@ class FeatureActivations:
         reference = self.usual_levels()
         if reference is None or ranks.size == 0:
             return ranks
-        rates = self._rates(rows)
-        group = ((rates >= WORD_RATE_MIN) | self._named(labels, rows)) & (values > 0)
+        rates, named = self._rates(rows), self._named(labels, rows)
+        group = ((rates >= WORD_RATE_MIN) | named) & (values > 0)
         if group.any():
             ratio = np.minimum(reference.ratio_of(top_ids, values), WORD_RATIO_CAP)
-            key = np.where(group, ratio, -1.0)
+            # those whose label names the word first: a reader can place them
+            key = np.where(group, ratio + (WORD_RATIO_CAP + 1.0) * named, -1.0)
             order = np.argsort(-key, axis=1, kind="stable")
             place = np.minimum(np.arange(1, ranks.shape[1] + 1), TEXT_RANK_BASE - 1)
             ranked = np.take_along_axis(key, order, axis=1) >= 0
