@@ -29,7 +29,7 @@ export interface FeatureListOptions {
 export interface FeatureRowData {
   id: number;
   value: number;
-  /** one of the clicked token's word's features (it usually fires on the word, or its label names it) */
+  /** one of the clicked token's word's features (its label names the word) */
   word?: boolean;
   /** not the word's, but one of the features that stand out in the whole text */
   text?: boolean;

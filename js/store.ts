@@ -104,7 +104,7 @@ export const TEXT_RANK_BASE = 128;
 export interface TokenFeature {
   id: number;
   value: number;
-  /** one of the clicked word's features (it usually fires on the word, or its label names it) */
+  /** one of the clicked word's features (its label names the word) */
   word: boolean;
   /** not the word's, but one of the features that stand out in the whole text */
   text: boolean;

@@ -8,6 +8,7 @@ import torch
 from scope_widgets import SAE, Scope
 from scope_widgets.analysis.search import auroc, concept_direction, separating
 from scope_widgets.features import FeatureReference
+from scope_widgets.features.activations import STANDOUT_MAX_RATE
 from scope_widgets.steering import Direction, validate
 from tiny_models import hook_count, tiny_gemma
 
@@ -189,6 +190,15 @@ def test_standout_ranks_by_how_much_more_often_a_feature_fires_than_usual():
     acts.reference = FeatureReference(usual_max=usual, density=density, background_count=np.where(
         np.arange(16) == topic, counts[topic], 0.0) * 100 / n, background_tokens=100)
     assert topic not in [i for i, _ in acts.standout(16)]
+    # one that fires on a fifth of all tokens or more never stands out, however much more it fires here
+    common = density.copy()
+    common[topic] = STANDOUT_MAX_RATE
+    acts.reference = FeatureReference(usual_max=usual, density=common)
+    assert counts[topic] / n > 2 * STANDOUT_MAX_RATE  # it fires on far more of this text than usual
+    assert acts.standout(16) == []
+    common[topic] = 0.9 * STANDOUT_MAX_RATE
+    acts.reference = FeatureReference(usual_max=usual, density=common)
+    assert [i for i, _ in acts.standout(16)] == [topic]
     acts.reference = acts.reference_source = None  # no reference at all (built by hand): the raw ranking
     assert acts.standout(3) == acts.top(3)
 
@@ -212,7 +222,8 @@ def test_an_sae_without_shipped_levels_counts_them_on_everyday_text_once_and_uns
     np.testing.assert_array_equal(ref.background_count, counts)
     np.testing.assert_allclose(ref.usual_max, maxima)
     c, m = acts.count_per_feature_array(), (acts.n_tokens - 1) * (counts + 1) / (n_tokens + 1)
-    score = np.where((c > m) & ((acts.max_per_feature.numpy() >= 0.2 * maxima) | (maxima <= 0)),
+    score = np.where((c > m) & ((acts.max_per_feature.numpy() >= 0.2 * maxima) | (maxima <= 0))
+                     & (ref.usual_rate() < STANDOUT_MAX_RATE),
                      c * np.log(np.maximum(c, 1) / m) - c + m, 0.0)
     assert [i for i, _ in ranked] == [i for i in np.argsort(-score, kind="stable") if score[i] > 0][:16]
     assert scope.features("Another text.").usual_levels() is ref  # counted once per SAE

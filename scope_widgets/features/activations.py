@@ -11,9 +11,8 @@ dashboards corpus and its rate on the built-in everyday background), which puts 
 text's content ahead of those that fire on every text (commas, "is") and of rare ones that fire once.
 
 One token's features come in two orders too: ``top_at`` by raw activation, and ``ranked_at``, the order a
-clicked token lists them: the features of its word first (those that usually fire on the word across the
-corpus, its token profile; or whose label names it), then those that stand out in the whole text, then the
-rest by strength.
+clicked token lists them: the features of its word first (those whose label names the word), then those that
+stand out in the whole text, then the rest by strength.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import torch
 from .encoding import encode_chunk_rows
 from ..runtime import check_feature, check_k, check_position
 
-__all__ = ["FeatureActivations", "FeatureReference", "TEXT_RANK_BASE", "WORD_RATE_MIN", "WORD_RATIO_CAP", "label_names", "names_word"]
+__all__ = ["FeatureActivations", "FeatureReference", "STANDOUT_MAX_RATE", "TEXT_RANK_BASE", "WORD_RATIO_CAP", "label_names", "names_word"]
 
 def names_word(text: str, word: str) -> bool:
     """Whether ``text`` (a label, a sentence) names ``word``: one of its words starts with the word's stem
@@ -56,15 +55,15 @@ def label_names(label: str, word: str) -> bool:
 #: A token's list puts the features of its word first, by activation against their usual strong activation,
 #: this ratio capped (a feature whose usual level is tiny does not jump ahead on a large ratio).
 WORD_RATIO_CAP = 2.0
-#: A feature counts as one of a word's when its profile's reliability for the word (``word_rates``) is at least
-#: this: it fired on the word in at least half the corpus texts holding it, and in at least three of them (a
-#: word seen in one corpus text lends that text's every feature a reliability of 0.2).
-WORD_RATE_MIN = 0.5
 #: After the word's features, a token's list puts those of the text's first ``TEXT_FEATURES`` by ``standout``
 #: that fire at the token, ranked from ``TEXT_RANK_BASE + 1`` in ``word_ranks`` (the word's own: 1 to
 #: ``TEXT_RANK_BASE - 1``; the rest: 0), so that one uint8 per feature carries both tiers to the browser.
 TEXT_RANK_BASE = 128
 TEXT_FEATURES = 32
+#: A feature whose usual rate is at least this (it fires on a fifth of all tokens: ``is / which``, a comma)
+#: never stands out: in a sentence of twenty tokens it fires on most of them and looks surprising, yet it
+#: says nothing about the text (measured on the concept suites' sentences: ``docs/default_sae.md``).
+STANDOUT_MAX_RATE = 0.2
 
 
 def _checked_labels(labels):
@@ -195,7 +194,8 @@ class FeatureActivations:
         feature about the text's subject fires on many of its tokens; a comma feature fires about as often
         as anywhere; a rare feature that fires once in a long text is little evidence. Features firing at
         under ``min_ratio`` of their usual strong activation are left out (one the reference never saw fire
-        is judged by its count alone). The reference is the SAE's shipped levels, or for any other SAE read
+        is judged by its count alone), and so are those that usually fire on a fifth of all tokens or more
+        (:data:`STANDOUT_MAX_RATE`). The reference is the SAE's shipped levels, or for any other SAE read
         through a Scope, its levels on everyday text, counted on first use (:meth:`usual_levels`). Without
         any (activations built by hand) this is ``top(k)``.
         """
@@ -210,6 +210,7 @@ class FeatureActivations:
             surprise = np.where(counts > expected, counts * np.log(counts / expected) - counts + expected, 0.0)
         # a feature the reference never saw fire has no usual strength to fall short of: its count decides
         score = np.where((ratio >= min_ratio) | (reference.usual_max <= 0), surprise, 0.0)
+        score = np.where(reference.usual_rate() < STANDOUT_MAX_RATE, score, 0.0)
         ids = np.argsort(-score, kind="stable")[:k]
         return [(int(i), float(score[i])) for i in ids if score[i] > 0]
 
@@ -262,11 +263,12 @@ class FeatureActivations:
     def word_ranks(self, labels: "Mapping[int, str] | Callable[[int], str | None] | None" = None) -> np.ndarray:
         """``[n_tokens, k]`` int32, beside ``top_ids``: where each of a token's top features comes in its list.
 
-        First the features of this word, ranked 1, 2, ...: those that usually fire on it (:meth:`word_rates`
-        >= :data:`WORD_RATE_MIN`) or whose label (``labels``: feature id -> label, e.g. ``scope.label``)
-        names the word (:func:`label_names`); among them, those whose label names the word first, and within
-        each of the two, the one firing closest to (or above) its usual strong activation (the ratio capped at
-        :data:`WORD_RATIO_CAP`; ranks stop at ``TEXT_RANK_BASE - 1``).
+        First the features of this word, ranked 1, 2, ...: those whose label (``labels``: feature id -> label,
+        e.g. ``scope.label``) names the word (:func:`label_names`), the one firing closest to (or above) its
+        usual strong activation first (the ratio capped at :data:`WORD_RATIO_CAP`; ranks stop at
+        ``TEXT_RANK_BASE - 1``). A feature that fires on the word in most corpus texts holding it
+        (:meth:`word_rates`) but whose label names other words is not one of them: a reader could not place it
+        (measured: ``docs/default_sae.md``).
         Then the features that stand out in the whole text (the first ``TEXT_FEATURES`` of :meth:`standout`)
         and fire here, ranked ``TEXT_RANK_BASE + 1``, ... in standout's order. The rest are 0 (a list
         shows them after, strongest first). Without shipped levels every rank is 0."""
@@ -279,12 +281,10 @@ class FeatureActivations:
         reference = self.usual_levels()
         if reference is None or ranks.size == 0:
             return ranks
-        rates, named = self._rates(rows), self._named(labels, rows)
-        group = ((rates >= WORD_RATE_MIN) | named) & (values > 0)
+        group = self._named(labels, rows) & (values > 0)
         if group.any():
             ratio = np.minimum(reference.ratio_of(top_ids, values), WORD_RATIO_CAP)
-            # those whose label names the word first: a reader can place them
-            key = np.where(group, ratio + (WORD_RATIO_CAP + 1.0) * named, -1.0)
+            key = np.where(group, ratio, -1.0)
             order = np.argsort(-key, axis=1, kind="stable")
             place = np.minimum(np.arange(1, ranks.shape[1] + 1), TEXT_RANK_BASE - 1)
             ranked = np.take_along_axis(key, order, axis=1) >= 0
@@ -317,11 +317,11 @@ class FeatureActivations:
 
     def ranked_at(self, pos: int, k: int = 10, labels=None) -> list[tuple[int, float]]:
         """One token's features in the order its list shows them, as ``(feature_id, activation)``: first the
-        features of this word (those that usually fire on it, or whose label names it), then those that stand
+        features of this word (those whose label names it), then those that stand
         out in the whole text (:meth:`word_ranks`), then the others, strongest first; of the ``k`` kept per
-        token. ``top_at`` is the raw order. A feature
-        that fires on " dog" in nearly every corpus text holding it says more about the clicked word than a
-        dense feature that fires a little more strongly on every noun."""
+        token. ``top_at`` is the raw order. A feature labelled
+        ``carnivore: dog / cat / pet`` says more about a clicked " dog" than a dense feature that fires a little
+        more strongly on every noun."""
         pos, k = self._check_position(pos), self._check_k(k)
         values = np.asarray(self.top_values[pos], dtype=np.float64)
         ranks = self._ranks(_checked_labels(labels), np.array([pos]))[0].astype(np.float64)
