@@ -26,7 +26,6 @@ Playwright download.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import statistics
 import threading

@@ -111,7 +111,7 @@ def measure_widgets(scope, classes, lengths=(128, 512), ks=KS) -> list[dict]:
                 n_columns = len(getattr(widget, "column_ids", []) or [])
                 sizes[n] = widget_state_size(widget) + (acts.n_tokens, n_columns)
                 widget.close()
-            (j1, b1, f1, t1, c1), (j2, b2, f2, t2, c2) = sizes[n1], sizes[n2]
+            (j1, b1, f1, t1, _), (j2, b2, f2, t2, c2) = sizes[n1], sizes[n2]
             json_per_token = (j2 - j1) / (t2 - t1)
             buffer_per_token = (b2 - b1) / (t2 - t1)
             pairs = k + c2  # (token, feature) pairs sent per token: top-k + exact columns
