@@ -76,9 +76,14 @@ def test_standout_scores_count_listed_features_about_each_paragraph(scope):
     _, per = E.concept_scores(scope, SUITE)
     per = {"q": torch.zeros(32), "z": torch.ones(32)}  # nothing is about q; everything is about z
     got = E.standout_scores(scope, SUITE, per, k=3)
-    for ranking in ("standout", "top"):  # a tiny SAE has no reference levels: standout is top
-        assert got[ranking]["first_about_the_text"] == 1 and got[ranking]["n"] == 2
-        assert got[ranking]["about_the_text_in_first_k"] == len(scope.features("Zig Zag Z. Z Z Z. A Z there.").top(3))
+    z = scope.features("Zig Zag Z. Z Z Z. A Z there.")
+    # a tiny SAE's levels are counted on everyday text; most of its random features fire on a fifth of all
+    # tokens or more and never stand out, so its standout list may be short (a widget fills up with top)
+    for ranking in ("standout", "top"):
+        listed = getattr(z, ranking)(3)
+        assert got[ranking]["first_about_the_text"] == int(bool(listed)) and got[ranking]["n"] == 2
+        assert got[ranking]["about_the_text_in_first_k"] == len(listed)
+    assert got["top"]["first_about_the_text"] == 1  # otherwise this test shows nothing
     assert [r["concept"] for r in got["per_concept"]] == ["q", "z"]
 
 
