@@ -73,6 +73,14 @@ def reading(scope, texts: list[str], name: str, n_positions: int = 1500) -> dict
 
 
 # ------------------------------------------------------------------------------------------ concepts
+def suite_texts(suite: dict) -> tuple[list[str], list[str | None]]:
+    """``(texts, owner)``: every concept's sentences, then the neutral ones, and beside each text the name
+    of its concept (None for a neutral sentence)."""
+    texts = [s for c in suite["concepts"] for s in c["sentences"]] + suite["neutral"]
+    owner = [c["name"] for c in suite["concepts"] for _ in c["sentences"]] + [None] * len(suite["neutral"])
+    return texts, owner
+
+
 def concept_scores(scope, suite: dict) -> tuple[dict, dict]:
     """``(best, per_concept_auroc)``: per concept the best feature and AUROC; AUROC of every feature."""
     from scope_widgets.analysis.search import auroc
@@ -80,10 +88,8 @@ def concept_scores(scope, suite: dict) -> tuple[dict, dict]:
 
     sae = scope.sae
     names = [c["name"] for c in suite["concepts"]]
-    sents = {c["name"]: c["sentences"] for c in suite["concepts"]}
-    all_texts = [s for n in names for s in sents[n]] + suite["neutral"]
+    all_texts, owner = suite_texts(suite)
     maxima = text_maxima(scope.model, scope.tokenizer, sae, all_texts, 256)
-    owner = [n for n in names for _ in sents[n]] + [None] * len(suite["neutral"])
     best, per = {}, {}
     for n in names:
         pos = maxima[[i for i, o in enumerate(owner) if o == n]]
@@ -134,8 +140,7 @@ def examples_scores(scope, suites: list[dict], sizes=(3, 5)) -> dict:
         row = {"n": 0, "neutral_first": 0, "neutral_top5": 0, "contrast_first": 0, "contrast_top5": 0}
         for si, suite in enumerate(suites):
             concepts = suite["concepts"]
-            texts = [s for c in concepts for s in c["sentences"]] + suite["neutral"]
-            owner = [c["name"] for c in concepts for _ in c["sentences"]] + [None] * len(suite["neutral"])
+            texts, owner = suite_texts(suite)
             maxima = text_maxima(scope.model, scope.tokenizer, scope.sae, texts, 256)
             neutral = [i for i, o in enumerate(owner) if o is None]
             for ci, c in enumerate(concepts):

@@ -205,12 +205,12 @@ class FeatureActivations:
             return self.top(k)
         ratio = reference.ratio(self.max_per_feature.float().cpu().numpy())
         counts = self.count_per_feature_array()
-        expected = max(1, self.n_tokens - self.first_position) * reference.usual_rate()
+        rate = reference.usual_rate()
+        expected = max(1, self.n_tokens - self.first_position) * rate
         with np.errstate(divide="ignore", invalid="ignore"):
             surprise = np.where(counts > expected, counts * np.log(counts / expected) - counts + expected, 0.0)
         # a feature the reference never saw fire has no usual strength to fall short of: its count decides
-        score = np.where((ratio >= min_ratio) | (reference.usual_max <= 0), surprise, 0.0)
-        score = np.where(reference.usual_rate() < STANDOUT_MAX_RATE, score, 0.0)
+        score = np.where(((ratio >= min_ratio) | (reference.usual_max <= 0)) & (rate < STANDOUT_MAX_RATE), surprise, 0.0)
         ids = np.argsort(-score, kind="stable")[:k]
         return [(int(i), float(score[i])) for i in ids if score[i] > 0]
 
@@ -249,16 +249,12 @@ class FeatureActivations:
         that word across the SAE's corpus (of the corpus texts holding the token, the share in which it fired
         on it; 0 when the word is not among the tokens the feature usually fires on, or for an SAE without
         shipped dashboards)."""
-        return self._rates(np.arange(self.n_tokens))
-
-    def _rates(self, rows: np.ndarray) -> np.ndarray:
-        """:meth:`word_rates` of the tokens ``rows`` only."""
-        top_ids = np.asarray(self.top_ids)[rows]
+        top_ids = np.asarray(self.top_ids)
         reference = self.usual_levels()
         if reference is None:
             return np.zeros(top_ids.shape, dtype=np.float32)
-        rates = reference.word_rates(top_ids, np.asarray(self.token_ids)[rows])
-        return np.where(np.asarray(self.top_values)[rows] > 0, rates, 0.0).astype(np.float32)
+        rates = reference.word_rates(top_ids, np.asarray(self.token_ids))
+        return np.where(np.asarray(self.top_values) > 0, rates, 0.0).astype(np.float32)
 
     def word_ranks(self, labels: "Mapping[int, str] | Callable[[int], str | None] | None" = None) -> np.ndarray:
         """``[n_tokens, k]`` int32, beside ``top_ids``: where each of a token's top features comes in its list.
