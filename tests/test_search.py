@@ -35,13 +35,14 @@ def test_auroc_is_the_chance_a_positive_beats_a_negative():
     assert got[1] == pytest.approx((0.5 + 0 + 1 + 0 + 0 + 0.5) / 6)
 
 
-def planted(scope, j: int, char: str = "Q"):
-    """Feature j fires exactly on the character `char` (the char tokenizer has one token per character)."""
+def planted(scope, j: int, char: str = "Q", texts=None):
+    """Feature j fires exactly on the character `char` (the char tokenizer has one token per character),
+    as read in ``texts`` (which must hold it)."""
     tok, sae, model = scope.tokenizer, scope.sae, scope.model
     tid = tok.convert_tokens_to_ids(char)
     with torch.no_grad():
         model.model.embed_tokens.weight[tid] *= 40.0
-    texts = ["Quiet Queens quote quickly.", "A plain sentence here.", "Nothing of note at all.", "Qatar and Quebec."]
+    texts = texts or ["Quiet Queens quote quickly.", "A plain sentence here.", "Nothing of note at all.", "Qatar and Quebec."]
     on, off = [], []
     for t in texts:
         a = scope.features(t)
@@ -87,6 +88,32 @@ def test_search_by_examples_prefers_a_feature_that_is_quiet_on_ordinary_text():
     assert q.score > stop.score and q.feature == next(iter(hits))
     # the score: the mean of the two AUROCs, plus up to 0.05 for the gap (feature 11 is silent on the counter-examples)
     assert 1.0 < q.score <= 1.05 and stop.score <= 0.5 * (1.0 + stop.extra["auroc_background"]) + 0.05
+
+
+def test_search_scores_texts_about_the_word_away_from_the_word_itself(monkeypatch):
+    # feature 11 fires on the word "Q" itself, feature 12 on "X", which the texts about Q use without
+    # being Q: only feature 12 is about the topic, so only it separates the texts about Q once the word's
+    # own tokens are left out of their maxima
+    import scope_widgets.analysis.search as search
+
+    scope = make_scope(d_sae=40, layer=0, seed=3)
+    planted(scope, 11)
+    about = ["Q met X at noon.", "Then Q and X left.", "X saw Q once more."]
+    planted(scope, 12, char="X", texts=[*about, "A plain sentence here.", "Nothing of note at all."])
+    model, tok, sae = scope.model, scope.tokenizer, scope.sae
+    monkeypatch.setattr(search, "concept_texts", lambda *a, **k: (["Q", "The word is Q."], about))
+    monkeypatch.setattr(search, "neutral_texts", lambda *a, **k: ([], ["A plain day.", "Lunch at noon."]))
+    own = search._own_token_ids(tok, "Q")
+    assert tok.convert_tokens_to_ids("Q") in own and tok.convert_tokens_to_ids(" ") not in own
+    plain = search._maxima(model, tok, sae, about)
+    away = search._maxima_away_from(model, tok, sae, about, "Q")
+    assert (plain[:, 11] > 0).all() and (away[:, 11] == 0).all()  # only ever on Q
+    assert torch.equal(away[:, 12], plain[:, 12])
+    # a word the texts do not hold leaves every maximum as it was
+    assert torch.allclose(search._maxima_away_from(model, tok, sae, about, "jub"), plain)
+    hits = {h.feature: h for h in search.search_word(model, tok, sae, "Q", k=40)}
+    assert hits[11].extra["auroc_word"] == hits[12].extra["auroc_about"] == 1.0
+    assert hits[11].extra["auroc_about"] <= 0.5  # read on the whole texts it would be 1.0 as well
 
 
 def test_search_refuses_bad_requests_and_leaves_the_model_alone():
