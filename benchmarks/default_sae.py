@@ -18,7 +18,8 @@ Measured (BOS excluded everywhere):
    first: each concept's sentences read as one paragraph, the first 5 of ``acts.standout()`` (and, to
    compare, of ``acts.top()``, the strongest); a listed feature is *about the text* when its AUROC for that
    concept is >= 0.80. The same two reading measures on ``data/eval/concepts_heldout.json`` (20 other
-   concepts x 8 sentences, written after every search and label rule had been tuned on the first suite).
+   concepts x 8 sentences, written after every search and label rule had been tuned on the first suite), and
+   on ``data/eval/phrases.json`` (8 concepts named by two-word phrases, "ice cream", "credit card", x 8).
    And what a click on a word lists first (in the same paragraphs, at every content word): the first of
    ``acts.ranked_at`` (its word's features first) and of ``acts.top_at`` (the strongest); it is *placed*
    when it is about the concept (AUROC >= 0.80) or its label names the clicked word.
@@ -300,6 +301,9 @@ def main(argv=None) -> dict:
     heldout = json.loads((DATA / "concepts_heldout.json").read_text())
     report["heldout_concepts"], report["heldout_summary"], per_heldout = concept_rows(scope, heldout, heldout["concepts"])
     report["heldout_token_lists"] = token_list_scores(scope, heldout, per_heldout)
+    log("phrases ...")  # concepts named by two words, which have no token profile of their own
+    phrases = json.loads((DATA / "phrases.json").read_text())
+    report["phrase_concepts"], report["phrase_summary"], _ = concept_rows(scope, phrases, phrases["concepts"])
     log("search by examples ...")
     report["examples_search"] = examples_scores(scope, [suite, heldout])
 
@@ -346,7 +350,8 @@ def summary(report: dict) -> str:
     for m in report.get("reading", []):
         lines.append(f"reading | {m['name']} | loss recovered {m['loss_recovered']:.3f} | L0 {m['l0']:.1f} | "
                      f"FVE {m['fve_raw']:.3f} | {m['eval_tokens']} tokens")
-    for key, what in (("concept_summary", "concepts"), ("heldout_summary", "held-out concepts")):
+    for key, what in (("concept_summary", "concepts"), ("heldout_summary", "held-out concepts"),
+                      ("phrase_summary", "two-word phrases")):
         s = report.get(key)
         if s:
             lines.append(f"{what} | {s['n']} | best feature AUROC >= 0.95: {s['best_auroc_ge_0.95']:.0%} | "

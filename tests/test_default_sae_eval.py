@@ -70,6 +70,19 @@ def test_the_heldout_concepts_are_apart_from_the_tuned_suite():
         assert not any(re.search(rf"\b{w}", s, re.I) for w in words), s
 
 
+def test_the_phrase_suite_names_each_concept_by_two_words_and_mostly_avoids_them():
+    import re
+
+    phrases = json.loads((E.DATA / "phrases.json").read_text())
+    words = [c["word"] for c in phrases["concepts"]]
+    assert len(words) >= 8 and all(len(w.split()) == 2 for w in words) and len(phrases["neutral"]) >= 30
+    for c in phrases["concepts"]:
+        assert len(c["sentences"]) >= 8, c["name"]
+        assert sum(c["word"] not in s.lower() for s in c["sentences"]) > len(c["sentences"]) / 2, c["name"]
+    for s in phrases["neutral"]:
+        assert not any(re.search(rf"\b{w}\b", s, re.I) for w in words), s
+
+
 def test_standout_scores_count_listed_features_about_each_paragraph(scope):
     import torch
 

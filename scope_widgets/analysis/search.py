@@ -200,18 +200,19 @@ def _word_token_ids(tokenizer, word: str, whole: bool = False) -> set[int]:
 
 
 def _own_token_ids(tokenizer, word: str) -> set[int]:
-    """The tokens that spell the word: every token of each word of it (with and without a leading space,
-    as given, lower-case and capitalised), and its plurals in -s and -es where they are one token; never a
-    token that is only white space."""
+    """The tokens that spell the word as running text has it: each word of the query after a space, as
+    given, lower-case and capitalised (every piece of it), and, where they are one token, the same without
+    the space and the plurals in -s and -es. Pieces of other spellings ("Ang" + "er" for "Anger") are common
+    to many words and stay in; so does a token that is only white space."""
     ids = set()
     for w in word.split():
         for form in (w, w + "s", w + "es"):
             for variant in {form, form.lower(), form.capitalize()}:
-                for spaced in (variant, " " + variant):
+                for spaced in (" " + variant, variant):
                     got = tokenizer(spaced, add_special_tokens=False)["input_ids"]
-                    if form == w or len(got) == 1:
+                    if len(got) == 1 or (form == w and spaced.startswith(" ")):
                         ids.update(int(t) for t in got)
-    return {t for t in ids if tokenizer.decode([t]).strip()}  # never a bare space
+    return {t for t in ids if tokenizer.decode([t]).strip()}
 
 
 def _profile_bonus(tokenizer, corpus, word: str, d_sae: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
