@@ -283,7 +283,7 @@ class Scope:
                 raise ValueError("steer=True goes with a query word; to steer by examples use scope.direction(examples=[...])")
             texts = _checked_texts(examples, "examples", "example")
             negs = None if against is None else _checked_texts(against, "against", "counter-example")
-            return separating(self.model, self.tokenizer, target, texts, negs, k, labels)
+            return separating(self.model, self.tokenizer, target, texts, negs, k, labels, corpus)
         if query is None:
             raise ValueError("search needs a query word (scope.search('dog')) or example texts (scope.search(examples=[...]))")
         if against is not None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from scope_widgets import SAE, Scope
-from scope_widgets.analysis.search import auroc, concept_direction, separating
+from scope_widgets.analysis.search import TIE_WEIGHT, auroc, concept_direction, separating
 from scope_widgets.features import FeatureReference
 from scope_widgets.features.activations import STANDOUT_MAX_RATE
 from scope_widgets.steering import Direction, validate
@@ -86,8 +86,38 @@ def test_search_by_examples_prefers_a_feature_that_is_quiet_on_ordinary_text():
     assert q.extra["auroc"] == stop.extra["auroc"] == 1.0
     assert q.extra["auroc_background"] == 1.0 > stop.extra["auroc_background"]
     assert q.score > stop.score and q.feature == next(iter(hits))
-    # the score: the mean of the two AUROCs, plus up to 0.05 for the gap (feature 11 is silent on the counter-examples)
-    assert 1.0 < q.score <= 1.05 and stop.score <= 0.5 * (1.0 + stop.extra["auroc_background"]) + 0.05
+    # the score: the mean of the two AUROCs, plus up to 0.05 for the gap (feature 11 is silent on the
+    # counter-examples) and up to TIE_WEIGHT for firing near its usual peak (the tiny SAE's own dashboards)
+    assert 0 < q.extra["peak_share"] <= 1 and 0 <= stop.extra["peak_share"] <= 1
+    assert 1.0 < q.score <= 1.05 + TIE_WEIGHT * q.extra["peak_share"]
+    assert stop.score <= 0.5 * (1.0 + stop.extra["auroc_background"]) + 0.05 + TIE_WEIGHT * stop.extra["peak_share"]
+
+
+class _Peaks:
+    """Dashboards as separating reads them: the features' largest activation in their corpus."""
+
+    def __init__(self, max_activation):
+        self.max_activation = max_activation
+
+
+def test_of_two_perfect_separators_the_one_firing_near_its_usual_peak_comes_first():
+    scope = make_scope(d_sae=40, layer=0, seed=3)
+    planted(scope, 11)
+    planted(scope, 12)  # 11 and 12 both fire on "Q" alone, so they tie on AUROC and (nearly) on the gap
+    examples = ["Queen Quinn quit.", "Quite quick, Quentin.", "Quarterly Quiz."]
+    args = (scope.model, scope.tokenizer, scope.sae, examples, None, 40)
+    plain = {h.feature: h for h in separating(*args)}
+    assert plain[11].score == pytest.approx(plain[12].score, abs=1e-3) and "peak_share" not in plain[11].extra
+    for near, far in ((11, 12), (12, 11)):
+        peaks = np.full(40, 1e6, dtype=np.float32)
+        # `near` fires on the examples at its usual peak, `far` at a tenth of it
+        peaks[near], peaks[far] = plain[near].extra["mean_in"], 10 * plain[far].extra["mean_in"]
+        hits = {h.feature: h for h in separating(*args, corpus=_Peaks(peaks))}
+        assert hits[near].extra["peak_share"] == pytest.approx(1.0) and hits[far].extra["peak_share"] == pytest.approx(0.1)
+        assert hits[near].score == pytest.approx(plain[near].score + TIE_WEIGHT, abs=1e-5)
+        assert hits[near].score > hits[far].score
+    # dashboards of another width are ignored
+    assert "peak_share" not in separating(*args, corpus=_Peaks(np.ones(41)))[0].extra
 
 
 def test_search_scores_texts_about_the_word_away_from_the_word_itself(monkeypatch):
