@@ -346,6 +346,11 @@ def test_gemma_scope_2_examples_are_read_not_recomputed(tmp_path, monkeypatch):
     json.dumps(data.to_dict())
     hits = scope2.search("capital")  # search works from the examples' statistics too
     assert hits and all(h.why in ("activation", "logits", "both") for h in hits)
+    by_examples = scope2.search(examples=TEXTS[:3], k=3)  # its near-ties broken by the examples' stored maxima
+    peaks = written["activations"].float().amax(1)
+    assert by_examples and all(0 <= h.extra["peak_share"] <= 1 for h in by_examples)
+    h = by_examples[0]
+    assert h.extra["peak_share"] == pytest.approx(min(1.0, h.extra["mean_in"] / max(float(peaks[h.feature]), 1e-6)), rel=1e-4)
 
 
 def test_examples_file_with_the_wrong_keys_is_refused(tmp_path):

@@ -157,6 +157,7 @@ def _corpus_peak(corpus, d_sae: int) -> torch.Tensor | None:
     """``[d_sae]``: the features' largest activation in their dashboards' corpus, or None (no dashboards,
     Gemma Scope's examples without it, or another SAE's width)."""
     v = getattr(corpus, "max_activation", None)
+    v = v() if callable(v) else v  # a property of our dashboards, a method of Gemma Scope's examples
     v = None if v is None else torch.as_tensor(v, dtype=torch.float32).flatten()
     return v if v is not None and v.numel() == d_sae else None
 
