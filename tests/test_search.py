@@ -136,11 +136,11 @@ def test_search_scores_texts_about_the_word_away_from_the_word_itself(monkeypatc
     own = search._own_token_ids(tok, "Q")
     assert tok.convert_tokens_to_ids("Q") in own and tok.convert_tokens_to_ids(" ") not in own
     plain = search._maxima(model, tok, sae, about)
-    away = search._maxima_away_from(model, tok, sae, about, "Q")
+    away = search._maxima(model, tok, sae, about, away_from="Q")
     assert (plain[:, 11] > 0).all() and (away[:, 11] == 0).all()  # only ever on Q
     assert torch.equal(away[:, 12], plain[:, 12])
     # a word the texts do not hold leaves every maximum as it was
-    assert torch.allclose(search._maxima_away_from(model, tok, sae, about, "jub"), plain)
+    assert torch.allclose(search._maxima(model, tok, sae, about, away_from="jub"), plain)
     hits = {h.feature: h for h in search.search_word(model, tok, sae, "Q", k=40)}
     assert hits[11].extra["auroc_word"] == hits[12].extra["auroc_about"] == 1.0
     assert hits[11].extra["auroc_about"] <= 0.5  # read on the whole texts it would be 1.0 as well

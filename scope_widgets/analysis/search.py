@@ -26,7 +26,6 @@ from ..engine import hooks
 from ..engine.tokens import encode, left_padded, pad_batch, pad_id
 from ..engine.unembed import logit_stats, norm_gain, unembedding
 from ..features import label_names, names_word, text_maxima
-from ..features.encoding import encode_chunk_rows
 from ..runtime import in_batches
 from ..steering import Direction
 from .background import BACKGROUND
@@ -93,34 +92,11 @@ def auroc(pos: torch.Tensor, neg: torch.Tensor, chunk: int = 8192) -> torch.Tens
     return torch.cat(out) if out else torch.zeros(0)
 
 
-def _maxima(model, tokenizer, sae, texts: Sequence[str]) -> torch.Tensor:
-    return text_maxima(model, tokenizer, sae, list(texts), _MAX_TOKENS)
-
-
-def _maxima_away_from(model, tokenizer, sae, texts: Sequence[str], word: str) -> torch.Tensor:
-    """``[len(texts), d_sae]``: each feature's maximum over the texts' tokens other than the word's own
-    (:func:`_own_token_ids`) and BOS: what a feature does for the *topic*, away from the word itself."""
-    own = torch.tensor(sorted(_own_token_ids(tokenizer, word)), dtype=torch.long)
-    bos = getattr(tokenizer, "bos_token_id", None)
-    device = next(model.parameters()).device
-
-    def maxima(chunk: list[str]) -> list[torch.Tensor]:
-        ids, mask = pad_batch([encode(tokenizer, t, _MAX_TOKENS)[0] for t in chunk], pad_id(tokenizer))
-        x = hooks.capture_activations(model, [sae.hook_point_in], ids.to(device), mask.to(device))[sae.hook_point_in]
-        keep = mask.bool() & ~torch.isin(ids, own) & (ids != bos if bos is not None else True)
-        step = encode_chunk_rows(sae, x.device)  # encoded rows are d_sae wide
-        out = []
-        for row in range(len(chunk)):
-            rows = x[row][keep[row].to(x.device)]
-            best = torch.zeros(sae.d_sae)
-            with torch.no_grad():
-                for at in range(0, rows.shape[0], step):
-                    best = torch.maximum(best, sae.encode(rows[at : at + step]).amax(0).float().cpu())
-            out.append(best)
-        return out
-
-    out = in_batches(maxima, list(texts), 8, desc="feature maxima")
-    return torch.stack(out) if out else torch.zeros(0, sae.d_sae)
+def _maxima(model, tokenizer, sae, texts: Sequence[str], away_from: str | None = None) -> torch.Tensor:
+    """Each feature's maximum over each text; with ``away_from``, over the tokens other than that word's own
+    (:func:`_own_token_ids`): what a feature does for the *topic*, away from the word itself."""
+    skip = _own_token_ids(tokenizer, away_from) if away_from else ()
+    return text_maxima(model, tokenizer, sae, list(texts), _MAX_TOKENS, skip_token_ids=skip)
 
 
 def _background(model, tokenizer, sae, exclude: str | None = None) -> tuple[list[str], torch.Tensor]:
@@ -316,7 +292,7 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
     if about:
         # away from the word's own tokens: a feature of the word's form (its -ing, its first letters) fires
         # on every text that repeats the word, a feature of the topic also where the word is not
-        pos_a = _maxima_away_from(model, tokenizer, sae, about, word)
+        pos_a = _maxima(model, tokenizer, sae, about, away_from=word)
         # the model's texts about the word against the background and its texts about nothing in particular
         neg_a = torch.cat([neg, _maxima(model, tokenizer, sae, neutral_texts(model, tokenizer)[1])])
         a_about = auroc(pos_a, neg_a)

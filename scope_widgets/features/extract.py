@@ -4,7 +4,7 @@ Takes a model, its tokenizer and SAEs (never a Scope), so analysis code can read
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 import torch
@@ -13,7 +13,7 @@ from ..engine import hooks
 from ..runtime import in_batches
 from ..engine.tokens import encode, pad_batch, pad_id, token_strings
 from .activations import FeatureActivations, FeatureReference
-from .encoding import encode_sparse
+from .encoding import encode_chunk_rows, encode_sparse
 
 __all__ = ["extract", "text_maxima"]
 
@@ -64,13 +64,34 @@ def extract(
     return results
 
 
-def text_maxima(model, tokenizer, sae, texts: Sequence[str], max_tokens: int, batch_size: int = 16) -> torch.Tensor:
-    """``[len(texts), d_sae]``: each feature's maximum over each text's tokens (BOS excluded), float32 CPU.
+def text_maxima(model, tokenizer, sae, texts: Sequence[str], max_tokens: int, batch_size: int = 16,
+                skip_token_ids: Collection[int] = ()) -> torch.Tensor:
+    """``[len(texts), d_sae]``: each feature's maximum over each text's tokens, float32 CPU. BOS is left out
+    (as ``extract`` leaves it out of ``max_per_feature``: a text of BOS alone keeps it), and so is every
+    token in ``skip_token_ids`` (search reads texts about a word away from the word itself).
 
     What search and concept scores compare: one number per (text, feature). Long runs show a progress bar.
     """
-    def maxima(chunk: list[str]) -> list[torch.Tensor]:
-        return [per_sae[sae.name].max_per_feature.float().cpu() for per_sae in extract(model, tokenizer, [sae], chunk, 1, max_tokens)]
+    skip = torch.tensor(sorted(skip_token_ids), dtype=torch.long)
+    bos = getattr(tokenizer, "bos_token_id", None)
+    device = next(model.parameters()).device
 
-    out = in_batches(maxima, texts, batch_size, desc="feature maxima")
+    def maxima(chunk: list[str]) -> list[torch.Tensor]:
+        ids, mask = pad_batch([encode(tokenizer, t, max_tokens, warn=True)[0] for t in chunk], pad_id(tokenizer))
+        x = hooks.capture_activations(model, [sae.hook_point_in], ids.to(device), mask.to(device))[sae.hook_point_in]
+        keep = mask.bool() & ~torch.isin(ids, skip)
+        if bos is not None:
+            keep[:, 0] &= ~((ids[:, 0] == bos) & (mask.sum(1) > 1))
+        step = encode_chunk_rows(sae, x.device)  # encoded rows are d_sae wide
+        out = []
+        with torch.no_grad():
+            for row in range(len(chunk)):
+                rows = x[row][keep[row].to(x.device)]
+                best = torch.zeros(sae.d_sae)
+                for at in range(0, rows.shape[0], step):
+                    best = torch.maximum(best, sae.encode(rows[at : at + step]).amax(0).float().cpu())
+                out.append(best)
+        return out
+
+    out = in_batches(maxima, list(texts), batch_size, desc="feature maxima")
     return torch.stack(out) if out else torch.zeros(0, sae.d_sae)
