@@ -436,9 +436,15 @@ class Scope:
 
 def _checked_texts(texts, what: str, each: str) -> list[str]:
     """A non-empty list of non-empty strings (``what`` names the argument, ``each`` one of its texts)."""
-    if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
+    if isinstance(texts, str):
+        raise ValueError(f"{what} must be a list of texts, not one string: {what}=[{_short(texts)!r}, ...]")
+    if not isinstance(texts, Sequence) or not texts:
         raise ValueError(f"{what} must be a non-empty list of texts")
     return [check_text(t, f"{each} {i}") for i, t in enumerate(texts)]
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_pair(value) -> bool:

@@ -153,8 +153,10 @@ def test_search_refuses_bad_requests_and_leaves_the_model_alone():
         scope.search("dog", examples=["a dog"])
     with pytest.raises(ValueError, match="needs a query"):
         scope.search()
-    with pytest.raises(ValueError, match="non-empty list"):
+    with pytest.raises(ValueError, match=r"not one string: examples=\['just one string', \.\.\.\]"):
         scope.search(examples="just one string")
+    with pytest.raises(ValueError, match="non-empty list"):
+        scope.search(examples=[])
     with pytest.raises(ValueError, match="empty"):
         scope.search(examples=["fine", "   "])
     with pytest.raises(ValueError, match="against= goes with examples"):
