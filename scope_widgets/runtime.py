@@ -110,6 +110,19 @@ def check_text(text, what: str = "text") -> str:
     return text
 
 
+def check_texts(texts, what: str, each: str) -> list[str]:
+    """A non-empty list of non-empty strings (``what`` names the argument, ``each`` one of its texts)."""
+    if isinstance(texts, str):
+        raise ValueError(f"{what} must be a list of texts, not one string: {what}=[{_short(texts)!r}, ...]")
+    if not isinstance(texts, Sequence) or not texts:
+        raise ValueError(f"{what} must be a non-empty list of texts")
+    return [check_text(t, f"{each} {i}") for i, t in enumerate(texts)]
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def check_feature(feature, d_sae: int, sae_name: str | None = None) -> int:
     """A feature id in ``0 .. d_sae - 1`` (ints and strings of digits are accepted), or a clear error."""
     if isinstance(feature, bool) or not (_is_int(feature) or isinstance(feature, str)):

@@ -19,7 +19,7 @@ from .engine import hooks
 from .engine.models import DEFAULT_SAE_DIR, load_default_model, load_model
 from .engine.tokens import encode, token_strings
 from .features import extract
-from .runtime import check_k, check_text, in_batches
+from .runtime import check_k, check_text, check_texts, in_batches
 from .steering.generation import GenerationStream, merged, sampling_kwargs, seeded
 
 MAX_NEW_TOKENS = 4096
@@ -281,8 +281,8 @@ class Scope:
                 raise ValueError("give a query word or examples=..., not both")
             if steer:
                 raise ValueError("steer=True goes with a query word; to steer by examples use scope.direction(examples=[...])")
-            texts = _checked_texts(examples, "examples", "example")
-            negs = None if against is None else _checked_texts(against, "against", "counter-example")
+            texts = check_texts(examples, "examples", "example")
+            negs = None if against is None else check_texts(against, "against", "counter-example")
             return separating(self.model, self.tokenizer, target, texts, negs, k, labels, corpus)
         if query is None:
             raise ValueError("search needs a query word (scope.search('dog')) or example texts (scope.search(examples=[...]))")
@@ -314,9 +314,9 @@ class Scope:
                 neutral_frames, neutral_about = neutral_texts(self.model, self.tokenizer)
                 against = neutral_frames + neutral_about
         else:
-            examples = _checked_texts(examples, "examples", "example")
+            examples = check_texts(examples, "examples", "example")
             name = concept or f"examples ({len(examples)} texts)"
-        negs = None if against is None else _checked_texts(against, "against", "counter-example")
+        negs = None if against is None else check_texts(against, "against", "counter-example")
         return concept_direction(self.model, self.tokenizer, target, examples, negs, name=name)
 
     def steering_scale(self, feature: int | None = None, sae=None) -> float:
@@ -432,19 +432,6 @@ class Scope:
                 self.model.generate(**merged(kwargs, extra))
 
         return GenerationStream(run, self.tokenizer, context)
-
-
-def _checked_texts(texts, what: str, each: str) -> list[str]:
-    """A non-empty list of non-empty strings (``what`` names the argument, ``each`` one of its texts)."""
-    if isinstance(texts, str):
-        raise ValueError(f"{what} must be a list of texts, not one string: {what}=[{_short(texts)!r}, ...]")
-    if not isinstance(texts, Sequence) or not texts:
-        raise ValueError(f"{what} must be a non-empty list of texts")
-    return [check_text(t, f"{each} {i}") for i, t in enumerate(texts)]
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_pair(value) -> bool:
