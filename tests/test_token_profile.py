@@ -143,6 +143,43 @@ def test_dense_features_are_named_by_what_they_usually_fire_on():
     assert profile_label([]) is None
 
 
+def test_dense_labels_say_what_top_examples_share_around_them_when_no_word_repeats():
+    from scope_widgets.analysis.auto_labels import top_place
+
+    usual = [(" something", 30, 0.97), (" thing", 28, 0.93), (" person", 28, 0.88)]
+    # where they stand: the tokens beside them, or a kind of place
+    assert usual_label("splatter / drove / tempt … (after also) (text about examp", usual, 0.1,
+                       place="after also, before ):") == "something / thing / person · top: after also, before ):"
+    assert usual_label("lets / Flamingo / Test …", usual, 0.1, place="inside words") == \
+        "something / thing / person · top: inside words"
+    assert usual_label("lets / Flamingo / Test …", usual, 0.1) == "something / thing / person"
+    # a text or line start goes beside repeated words; a piece of a word does not (the words show it)
+    assert usual_label("Cal / Ph", usual, 0.1, place="at line starts") == "something / thing / person · top: Cal / Ph (at line starts)"
+    assert usual_label("Cal / Ph", usual, 0.1, place="inside words") == "something / thing / person · top: Cal / Ph"
+    # never on a rare feature, nor where the examples' label stays
+    assert usual_label("lets / Flamingo / Test …", usual, DENSE_LABEL / 2, place="inside words") == "lets / Flamingo / Test …"
+    assert usual_label("thing (before of)", usual, 0.1, place="at line starts") == "thing (before of)"
+
+    starts = [(w, None, n) for w, n in zip("ABCDEFGHIJKLM", " there|,| is|:| of|!| a|.| I| we| it|?| to".split("|"))]
+    dogs = [(" dog", " the", " ran")] * 10
+    assert top_place(starts[:13] + dogs[:7]) == "first tokens of a text"  # 13 of 20 >= PLACE_SHARE
+    assert top_place(starts[:10] + dogs[:2] + [(" cat", " a", " ran")] * 8) is None  # 12 of 20
+    assert top_place([("x", None, ":")] * 13 + dogs[:7]) == "first tokens of a text, before :"
+    # the tokens they follow and precede, as labels show tokens (a bracket in one too)
+    assert top_place([(" splatter", " also", "):"), (" tempt", " also", "):"), (" drove", " also", "):")]) == \
+        "after also, before ):"
+    assert top_place([(" tea", " (", " cup"), (" milk", " (", ")"), (" ale", " (", ",")]) == "after ("
+    assert top_place([(" tea", " (", " cup"), (" milk", " the", ")"), (" ale", " a", ",")]) is None
+    assert top_place([("def", "\n", " f"), ("import", "\n\n", " os"), ("x", None, " =")]) == "at line starts"
+    assert top_place([("lets", "Snig", ","), ("itol", "Ger", "."), ("옵", "션", "으")]) == "inside words"  # any script
+    assert top_place([("0", "187", "-"), ("3", "189", ","), ("5", "19", "."), ("ies", "famil", ".")]) == "inside numbers"
+    assert top_place([("0", "187", "-"), ("3", "189", "-"), ("5", "19", "-")]) == "inside numbers, before -"
+    assert top_place([("def", "\n", ":"), ("class", "\n\n", ":"), ("x", None, ":")]) == "at line starts, before :"  # not "after \n"
+    assert top_place([("Cal", " ", "ifornia"), (" Ph", ",", "oenix"), ("Bal", "\t", "timore"), (" dog", " a", " ran")]) == "word beginnings"
+    assert top_place([(" dog", " a", " ran"), (" cat", " the", ".")]) is None
+    assert top_place([]) is None
+
+
 def test_profiles_of_function_words_are_headed_by_their_kind():
     from scope_widgets.analysis.auto_labels import class_head
     from scope_widgets.analysis.lexicon import word_class

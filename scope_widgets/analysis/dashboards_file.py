@@ -19,7 +19,7 @@ import torch
 
 from ..engine.tokens import token_strings
 from ..runtime import atomic_write, atomic_write_json, check_feature
-from .auto_labels import TokenStrings, auto_label, show_token, strong_logits, usual_label
+from .auto_labels import TokenStrings, auto_label, show_token, strong_logits, top_place, usual_label
 from .lexicon import lexicon
 from .records import FeatureDashboardData
 from .stats import HIST_EDGES
@@ -250,16 +250,18 @@ class Dashboards:
         for i in range(self.d_sae):
             examples = self.top_examples(i) if a["ex_value"][i, 0] > 0 else []
             promoted = [strings(t) for t, ok in zip(a["logit_top_ids"][i, :5].tolist(), strong[i]) if ok] if strong is not None else []
+            # each example's token, the one before (None at a text's start: top_examples leaves BOS out) and after
+            tokens = [strings(ex["token_ids"][ex["max_pos"]]) for ex in examples]
+            before = [strings(ex["token_ids"][ex["max_pos"] - 1]) if ex["max_pos"] > 0 else None for ex in examples]
+            after = [strings(ex["token_ids"][ex["max_pos"] + 1]) if ex["max_pos"] + 1 < len(ex["token_ids"]) else None
+                     for ex in examples]
             labels.append(usual_label(auto_label(
-                [(strings(ex["token_ids"][ex["max_pos"]]),
-                  strings(ex["token_ids"][ex["max_pos"] - 1]) if ex["max_pos"] > 0 else None, ex["value"])
-                 for ex in examples],
+                [(t, b, ex["value"]) for t, b, ex in zip(tokens, before, examples)],
                 promoted,
                 contexts=[[strings(t) for t in ex["token_ids"]] for ex in examples],
                 lex=lex,
-                nexts=[strings(ex["token_ids"][ex["max_pos"] + 1]) if ex["max_pos"] + 1 < len(ex["token_ids"]) else None
-                       for ex in examples],
-            ), self.frequent_tokens(i, strings), float(density[i]), lex))
+                nexts=after,
+            ), self.frequent_tokens(i, strings), float(density[i]), lex, place=top_place(list(zip(tokens, before, after)))))
         self.auto_labels = labels
         return labels
 
@@ -288,7 +290,8 @@ class Dashboards:
                 "note": "made automatically from the top examples (their words, merged by lemma; a shared WordNet "
                         "hypernym; the tokens around them) and the logit effects; for features active on 1% of "
                         "tokens or more, from the tokens they usually fire on when the top examples disagree, "
-                        "followed by what the top examples repeat (after \"· top:\")",
+                        "followed by what the top examples repeat or, when no word repeats, the tokens around them "
+                        "or where they stand (after \"· top:\")",
                 "labels": {str(i): s for i, s in enumerate(self.auto_labels) if s}}, indent=1)
 
     @classmethod
