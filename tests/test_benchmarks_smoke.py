@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `benchmarks` lives at the repository root, beside the package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import attribution, features, frontend, generation, gpu, memory, payload, report  # noqa: E402
+from benchmarks import attribution, features, frontend, generation, gpu, load, memory, payload, report  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     STATUS_MISSED,
     STATUS_OK,
@@ -167,6 +167,18 @@ def test_gpu_configs_match_gemma_3():
     assert (four["hidden_size"], four["num_hidden_layers"], four["num_attention_heads"], four["num_key_value_heads"],
             four["head_dim"], four["intermediate_size"]) == (2560, 34, 8, 4, 256, 10240)
     assert one["layer_types"][5] == "full_attention" and one["layer_types"][4] == "sliding_attention"
+
+
+def test_load_benchmark_times_fresh_processes_side_by_side(monkeypatch):
+    """The whole script, with trivial bodies in place of the real loads (those take 4 to 6 s each)."""
+    monkeypatch.setattr(load, "BODIES", {"Scope.load()": "import json  # {folder}", "floor": "x = 1",
+                                         "import torch": "import torch"})
+    result = load.run(rounds=2, folder="/not/used")
+    assert [r["contender"] for r in result["rows"]] == ["Scope.load()", "floor", "import torch"]
+    assert all(r["median s"] >= 0 for r in result["rows"]) and result["rows"][1]["/ floor"] == 1.0
+    assert result["met"] and result["rounds"] == 2
+    with pytest.raises(RuntimeError, match="timed process failed"):
+        load.time_in_fresh_process("raise SystemExit(3)")
 
 
 def test_report_writes_markdown_json_and_docs_block(tmp_path):

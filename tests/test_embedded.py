@@ -48,6 +48,30 @@ def test_default_is_gemma_3_270m_with_the_bundled_sae(scope):
     assert scope.sae.hook_point_in == f"model.layers.{scope.sae.layer}.output"
 
 
+def test_the_fast_tokenizer_reads_text_as_auto_tokenizer_does(scope):
+    """load_default_model reads tokenizer.json directly (1.1 s, not 2.7 s); it must be the same tokenizer."""
+    from transformers import AutoTokenizer
+
+    from scope_widgets.engine.models import default_model_dir
+
+    auto, fast = AutoTokenizer.from_pretrained(str(default_model_dir())), scope.tokenizer
+    texts = [TEXT, "  leading spaces\n\n\ttabs  ", "émigré naïve 日本語のテキスト 😀", "<bos>hi<eos> <start_of_turn>user",
+             "def f(x):\n    return x ** 2  # café", "Привет, мир! ¿Qué tal?", " ", "a" * 300]
+    for text in texts:
+        for special in (True, False):
+            assert fast(text, add_special_tokens=special).input_ids == auto(text, add_special_tokens=special).input_ids, text
+    ids = list(range(0, 262144, 37)) + auto(" ".join(texts)).input_ids
+    assert fast.decode(ids) == auto.decode(ids)
+    assert fast.decode(ids, skip_special_tokens=True) == auto.decode(ids, skip_special_tokens=True)
+    assert fast.convert_ids_to_tokens(ids) == auto.convert_ids_to_tokens(ids)
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id", "unk_token_id", "padding_side", "all_special_ids", "chat_template"):
+        assert getattr(fast, name) == getattr(auto, name), name
+    assert len(fast) == len(auto)
+    assert sorted(fast(TEXT)) == sorted(auto(TEXT)) == ["attention_mask", "input_ids"]  # generate refuses token_type_ids
+    a, b = auto(texts, padding=True, return_tensors="pt"), fast(texts, padding=True, return_tensors="pt")
+    assert torch.equal(a.input_ids, b.input_ids) and torch.equal(a.attention_mask, b.attention_mask)
+
+
 def test_the_model_knows_some_facts(scope):
     assert "Paris" in scope.generate("The Eiffel Tower is in the city of", max_new_tokens=5)
 
