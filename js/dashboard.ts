@@ -106,6 +106,22 @@ export function parseDashboard(raw: unknown): DashboardData {
   };
 }
 
+/**
+ * What the parts of an automatic label mean, for its tooltip: only the parts this label has
+ * (`scope_widgets/analysis/auto_labels.py` writes them). Null when it has none to explain.
+ */
+export function autoLabelKey(label: string): string | null {
+  const lines: string[] = [];
+  const top = label.includes(" · top: ");
+  if (top) lines.push("before “· top:”: the tokens it usually fires on; after it: what its 20 strongest examples share");
+  if (/^[A-Za-z][A-Za-z' -]*: /.test(label)) lines.push("a head such as “city:” names a kind the words share");
+  if (/(top: |\(|, )(after|before) \S/.test(label) || /inside (words|numbers)|word beginnings|at line starts|first tokens of a text/.test(label))
+    lines.push("“after X” / “before X”, “at line starts”, “inside words”…: where its strongest examples stand");
+  if (label.includes(" → ")) lines.push("after “→”: tokens it makes the model more likely to write next");
+  if (label.includes("…")) lines.push("“…”: a few of its examples’ words, none repeated");
+  return lines.length ? `Automatic label, a heuristic:\n${lines.map((l) => `• ${l}`).join("\n")}` : null;
+}
+
 export function densityText(d: number): string {
   if (d <= 0) return "never active";
   const pct = d * 100;
@@ -284,7 +300,11 @@ export function createDashboard(model: WidgetModel, opts: DashboardOptions = {})
     const label = current ? dash.label : store?.labels().get(f) ?? null;
     heading.textContent = `Feature #${f}`;
     if (label) heading.append(` · ${label}`);
-    if (current && dash.label_source) heading.appendChild(h("span", { class: "sw-dim", text: ` (${dash.label_source} label)` }));
+    if (current && dash.label_source) {
+      const key = dash.label_source === "auto" && label ? autoLabelKey(label) : null;
+      const note = h("span", { class: key ? "sw-dim sw-help" : "sw-dim", text: `${dash.label_source} label`, attrs: { title: key } });
+      heading.append(" ", h("span", { class: "sw-dim" }, "(", note, ")"));
+    }
     labelRow.hidden = current && !dash.can_label;
     labelInput.setAttribute("aria-label", `Label for feature ${f}`);
     const typing = activeIn(labelInput) === labelInput; // inside a shadow root too (marimo)

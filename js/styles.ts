@@ -79,6 +79,7 @@ export const CSS = `
 .sw-root button:disabled { opacity: 0.5; cursor: default; }
 .sw-root h3, .sw-root h4 { margin: 0 0 4px; font-size: 1em; font-weight: 600; }
 .sw-dim { color: var(--sw-fg-dim); }
+.sw-help { text-decoration: underline dotted; cursor: help; }
 .sw-mono { font-family: var(--sw-mono); }
 .sw-sr-only { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .sw-panel { border: 1px solid var(--sw-border); border-radius: 4px; padding: 8px; background: var(--sw-bg); min-width: 0; }

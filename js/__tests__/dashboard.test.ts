@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { densityText, histogramSvg, logSpaced, parseDashboard } from "../dashboard";
+import { autoLabelKey, densityText, histogramSvg, logSpaced, parseDashboard } from "../dashboard";
 import { render } from "../render";
 import { FakeModel } from "./fakeModel";
 
@@ -52,6 +52,27 @@ describe("FeatureDashboard", () => {
     expect(el.querySelector(".sw-up")!.textContent).toContain("·France");
     expect(el.querySelector(".sw-down")!.textContent).toContain("·London");
     expect(el.querySelector("[data-token-index]")).toBeNull(); // example tokens are not heatmap tokens
+  });
+
+  it("explains the parts of an automatic label in a tooltip, only those it has", () => {
+    const key = autoLabelKey("time period: years / ago / 8 · top: inside numbers, before -")!;
+    expect(key).toContain("usually fires on");
+    expect(key).toContain("names a kind");
+    expect(key).toContain("where its strongest examples stand");
+    expect(key).not.toContain("→");
+    expect(autoLabelKey("Paris / France → French")).toContain("more likely to write next");
+    expect(autoLabelKey("after / before / during")).toBeNull(); // words, not a context
+    expect(autoLabelKey("Paris")).toBeNull();
+    const { el } = mount({ dashboard: { ...dash, label: "he / his / was · top: salesman / child" } });
+    expect(el.querySelector("h3")!.textContent).toBe("Feature #7 · he / his / was · top: salesman / child (auto label)");
+    const note = el.querySelector("h3 .sw-help")!; // dotted underline, a help cursor and the key as its tooltip
+    expect(note.textContent).toBe("auto label");
+    expect(note.getAttribute("title")).toContain("20 strongest examples");
+    document.body.replaceChildren();
+    const plain = mount({}).el; // "Paris": nothing to explain, no tooltip
+    expect(plain.querySelector("h3")!.textContent).toBe("Feature #7 · Paris (auto label)");
+    expect(plain.querySelector("h3 .sw-help")).toBeNull();
+    expect(plain.querySelector("h3 [title]")).toBeNull();
   });
 
   it("sends label edits to the kernel and shows the reply", () => {
