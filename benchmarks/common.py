@@ -193,10 +193,15 @@ def interleaved(contenders: dict[str, Callable[[], object]], *, repeats: int = 5
     return Timings(wall, cpu, clock="wall" if torch.device(device).type == "cuda" else "cpu")
 
 
+def rotated(names: list[str], r: int) -> list[str]:
+    """The order of round ``r``: ``names`` rotated by ``r``, so no contender always runs first."""
+    return names[r % len(names):] + names[: r % len(names)]
+
+
 def _rounds(contenders, names, repeats, limit_rounds, sync, wall, cpu) -> None:
     for r in range(repeats):
         gc.collect()
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = rotated(names, r)
         for name in order:
             if r >= limit_rounds.get(name, repeats):
                 continue

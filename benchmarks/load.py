@@ -67,7 +67,7 @@ def time_in_fresh_process(body: str) -> float:
 
 
 def run(rounds: int = 7, folder: str | None = None) -> dict:
-    from benchmarks.common import median, spread
+    from benchmarks.common import median, rotated, spread
     from scope_widgets.engine.models import default_model_dir
 
     folder = str(folder or default_model_dir())  # builds the cache first if need be: loads after it are warm
@@ -77,7 +77,7 @@ def run(rounds: int = 7, folder: str | None = None) -> dict:
         time_in_fresh_process(bodies[name])
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        for name in names[r % len(names):] + names[: r % len(names)]:
+        for name in rotated(names, r):
             times[name].append(time_in_fresh_process(bodies[name]))
         print(f"round {r + 1}/{rounds}: " + ", ".join(f"{n} {times[n][-1]:.2f} s" for n in names), file=sys.stderr)
     rows = [{"contender": name, "median s": round(median(times[name]), 2), "spread": round(spread(times[name]), 3),
