@@ -20,6 +20,8 @@ Measured (BOS excluded everywhere):
    concept is >= 0.80. The same two reading measures on ``data/eval/concepts_heldout.json`` (20 other
    concepts x 8 sentences, written after every search and label rule had been tuned on the first suite), and
    on ``data/eval/phrases.json`` (8 concepts named by two-word phrases, "ice cream", "credit card", x 8).
+   The first two of those on ``data/eval/concepts_heldout2.json`` too (24 concepts x 8, written on 2026-12-03,
+   overlapping on purpose: pizza, cheese, chocolate).
    And what a click on a word lists first (in the same paragraphs, at every content word): the first of
    ``acts.ranked_at`` (its word's features first) and of ``acts.top_at`` (the strongest); it is *placed*
    when it is about the concept (AUROC >= 0.80) or its label names the clicked word.
@@ -301,6 +303,9 @@ def main(argv=None) -> dict:
     heldout = json.loads((DATA / "concepts_heldout.json").read_text())
     report["heldout_concepts"], report["heldout_summary"], per_heldout = concept_rows(scope, heldout, heldout["concepts"])
     report["heldout_token_lists"] = token_list_scores(scope, heldout, per_heldout)
+    log("third concept suite ...")  # written 2026-12-03, concepts that overlap (pizza, cheese, chocolate)
+    third = json.loads((DATA / "concepts_heldout2.json").read_text())
+    report["third_concepts"], report["third_summary"], _ = concept_rows(scope, third, third["concepts"])
     log("phrases ...")  # concepts named by two words, which have no token profile of their own
     phrases = json.loads((DATA / "phrases.json").read_text())
     report["phrase_concepts"], report["phrase_summary"], _ = concept_rows(scope, phrases, phrases["concepts"])
@@ -351,7 +356,7 @@ def summary(report: dict) -> str:
         lines.append(f"reading | {m['name']} | loss recovered {m['loss_recovered']:.3f} | L0 {m['l0']:.1f} | "
                      f"FVE {m['fve_raw']:.3f} | {m['eval_tokens']} tokens")
     for key, what in (("concept_summary", "concepts"), ("heldout_summary", "held-out concepts"),
-                      ("phrase_summary", "two-word phrases")):
+                      ("third_summary", "third suite"), ("phrase_summary", "two-word phrases")):
         s = report.get(key)
         if s:
             lines.append(f"{what} | {s['n']} | best feature AUROC >= 0.95: {s['best_auroc_ge_0.95']:.0%} | "

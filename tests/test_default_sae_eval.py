@@ -55,12 +55,14 @@ def test_concept_rows_score_search_against_the_sentences(scope):
     assert summary["search_top5_ge_0.90"] == float(r["search_best_auroc"] >= 0.90)
 
 
-def test_the_heldout_concepts_are_apart_from_the_tuned_suite():
-    tuned = json.loads((E.DATA / "concepts.json").read_text())
-    heldout = json.loads((E.DATA / "concepts_heldout.json").read_text())
+@pytest.mark.parametrize("name", ["concepts_heldout.json", "concepts_heldout2.json"])
+def test_the_heldout_concepts_are_apart_from_the_tuned_suite(name):
+    others = [json.loads((E.DATA / f).read_text()) for f in ("concepts.json", "concepts_heldout.json",
+                                                             "concepts_heldout2.json") if f != name]
+    heldout = json.loads((E.DATA / name).read_text())
     words = [c["word"] for c in heldout["concepts"]]
     assert len(words) >= 20 and len(set(words)) == len(words) and len(heldout["neutral"]) >= 30
-    assert not set(words) & {c["word"] for c in tuned["concepts"]}
+    assert not set(words) & {c["word"] for suite in others for c in suite["concepts"]}
     for c in heldout["concepts"]:
         assert len(c["sentences"]) >= 8, c["name"]
         assert sum(c["word"] not in s.lower() for s in c["sentences"]) > len(c["sentences"]) / 2, c["name"]

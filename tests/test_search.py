@@ -424,3 +424,51 @@ def test_a_hit_labelled_from_other_uses_says_that_it_fires_on_the_word():
     hits = {h.feature: h for h in search_word(*args, k=5, generate=False, corpus=corpus, labels={11: "Quiet / Queens"})}
     assert hits[11].note == corpus_note
     assert all(h.note is None for h in search_word(*args, k=5, generate=False))
+
+
+def test_features_of_the_frames_alone_fall_behind_the_word_through_the_control_words(monkeypatch):
+    # feature 11 fires on "%", which every frame holds and the background does not: against the background
+    # alone it separates the word's frames perfectly; read with the generic control nouns too, it is left
+    # behind, and feature 12, planted on the word "Q", comes first
+    import scope_widgets.analysis.search as search
+
+    scope = make_scope(d_sae=40, layer=0, seed=5)
+    frames = ("% {q}", "Say % {q} now.", "%% {q} %%")
+    monkeypatch.setattr(search, "WORD_FRAMES", frames)
+    monkeypatch.setattr(search, "glosses", lambda word: [])
+    planted(scope, 11, char="%", texts=["% Q", "Say % thing now.", "A plain sentence here.", "Nothing of note at all."])
+    planted(scope, 12, char="Q")
+    model, tok, sae = scope.model, scope.tokenizer, scope.sae
+    hits = search.search_word(model, tok, sae, "Q", k=40, generate=False)
+    order = [h.feature for h in hits]
+    assert order[0] == 12 and hits[0].extra["auroc_word"] == 1.0
+    # it still beats the 80 background sentences, but only ties, at best, with the 45 control frames
+    frame_hit = next(h for h in hits if h.feature == 11) if 11 in order else None
+    assert frame_hit is None or frame_hit.extra["auroc_word"] < 0.85
+    # without the control words it would have tied with the word's own feature
+    pos = search._maxima(model, tok, sae, [f.format(q="Q") for f in frames])
+    bg = search._background(model, tok, sae, exclude="Q")[1]
+    assert float(search.auroc(pos, bg)[11]) == 1.0
+    # a control word sharing the searched word's stem is left out of the counter-examples
+    n = len(search._controls(model, tok, sae, "Q")[0])
+    assert len(search._controls(model, tok, sae, "things")[0]) == n - len(frames)
+
+
+def test_search_reads_the_words_dictionary_definitions(monkeypatch):
+    # feature 12 fires on "X", which only the definitions of "Q" use: it separates them (AUROC 1.0); with
+    # fewer than MIN_GLOSSES definitions none are read and the AUROC is nan
+    import scope_widgets.analysis.search as search
+
+    scope = make_scope(d_sae=40, layer=0, seed=7)
+    defined = {"Q": ["an X of the kind Q is", "an X that is small"], "R": ["a lone X"]}
+    monkeypatch.setattr(search, "glosses", lambda word: defined.get(word, ["a plain sort of thing", "some other sort"]))
+    planted(scope, 12, char="X", texts=[*defined["Q"], "A plain sentence here.", "Nothing of note at all."])
+    model, tok, sae = scope.model, scope.tokenizer, scope.sae
+    search._control_cache.clear()
+    hits = {h.feature: h for h in search.search_word(model, tok, sae, "Q", k=40, generate=False)}
+    assert hits[12].extra["auroc_gloss"] == 1.0 and hits[12].extra["auroc_word"] < 0.6  # hardly on the frames
+    assert 12 in list(hits)[:5]
+    defined["Q"] = defined["Q"][:1]  # one definition is too few: not read, and feature 12 is nothing to Q
+    assert 12 not in [h.feature for h in search.search_word(model, tok, sae, "Q", k=5, generate=False)]
+    lone = search.search_word(model, tok, sae, "R", k=3, generate=False)
+    assert all(np.isnan(h.extra["auroc_gloss"]) for h in lone)

@@ -6,10 +6,11 @@ that are not (AUROC: the chance that a random example text beats a random counte
 nothing. Three ways in:
 
 - ``separating(examples, against)``: your own example texts and counter-examples;
-- ``search_word(word)``: the word read in a few neutral frames, plus a few short texts the model writes
-  about it (so features of the *topic*, not only of the word's token, are found), against a built-in
-  background (:data:`.background.BACKGROUND`); a small bonus goes to features whose decoder direction
-  promotes the word as the next token (those steer toward it);
+- ``search_word(word)``: the word read in a few neutral frames, a few short texts the model writes about
+  it and its dictionary definitions (:mod:`.glosses`; so features of the *topic*, not only of the word's
+  token, are found), against a built-in background (:data:`.background.BACKGROUND`) and the same read of
+  generic nouns (:data:`CONTROL_WORDS`); a small bonus goes to features whose decoder direction promotes
+  the word as the next token (those steer toward it);
 - ``concept_direction(examples, against)``: the difference of the mean activations, for steering.
 """
 
@@ -29,6 +30,7 @@ from ..features import label_names, names_word, text_maxima
 from ..runtime import in_batches
 from ..steering import Direction
 from .background import BACKGROUND
+from .glosses import glosses
 from .records import SearchHit
 from .sources import max_activation
 from .token_profile import reliability
@@ -45,6 +47,21 @@ WORD_FRAMES = (
     "Here is a short note on {q}.",
     "Everyone seemed to know something about {q}.",
 )
+#: Generic nouns read in the same :data:`WORD_FRAMES` as the searched word, as more counter-examples: a
+#: feature of the frames themselves ("I read about ...", "a short note on ...") fires for every word put
+#: there, so it is left behind, and what is left is the word. Measured on three concept suites (27 tuned, 20
+#: held out, and 24 more written on 2026-12-03, whose concepts overlap: pizza, cheese, chocolate; tennis,
+#: chess, swimming), search's top 5 held a feature with AUROC >= 0.90 for 24, 14 and 7 concepts without
+#: them; 24, 14 and 12 with these 16 words (two other sets of 16, concrete nouns: 24, 14, 12 and 24, 14, 12;
+#: ``docs/dashboards.md``). A control word that is the searched word is left out.
+CONTROL_WORDS = ("thing", "place", "person", "day", "way", "part", "story", "group", "kind", "side", "piece", "time",
+                 "point", "matter", "item", "case")
+#: ``search_word`` reads the word's dictionary definitions (:mod:`.glosses`) when WordNet gives it at least
+#: this many (one definition alone is a single text, too few for an AUROC of its own). Measured on the three
+#: suites, as for :data:`CONTROL_WORDS`: with the frames' and the model's texts' AUROCs, search's top 5 held a
+#: feature with AUROC >= 0.90 for 24, 14 and 12 concepts; with the definitions' as a third of the mean,
+#: 24, 15 and 15, and its first hit did for 17, 12 and 7 concepts instead of 17, 10 and 3.
+MIN_GLOSSES = 2
 #: Openings the model continues to write a little about the word (greedy and seeded, so reproducible).
 ABOUT_PROMPTS = (
     "An encyclopedia entry about {q}.\n\n",
@@ -76,6 +93,7 @@ TIE_WEIGHT = 0.05
 _background_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> {text: maxima}
 _norm_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> median token norm
 _neutral_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> (frames, about) of NEUTRAL_TOPIC
+_control_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # sae -> {control word: (frames', glosses' maxima)}
 #: What the word's texts are contrasted with, written the same way: the model's style of writing "about
 #: something" then cancels out, and what is left is the concept.
 NEUTRAL_TOPIC = "everyday things"
@@ -107,6 +125,23 @@ def _background(model, tokenizer, sae, exclude: str | None = None) -> tuple[list
         _background_cache[sae] = cached
     keep = [t for t in BACKGROUND if not (exclude and names_word(t, exclude))]
     return keep, torch.stack([cached[t] for t in keep])
+
+
+def _controls(model, tokenizer, sae, word: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(frames, glosses)``: maxima of :data:`CONTROL_WORDS` in :data:`WORD_FRAMES`, and of their dictionary
+    definitions (:mod:`.glosses`; away from the control word), each ``[n, d_sae]`` (computed once per SAE),
+    without the control words that share a stem with ``word``."""
+    from .steerable import _words
+
+    cached = _control_cache.get(sae)
+    if cached is None:
+        cached = {c: (_maxima(model, tokenizer, sae, [f.format(q=c) for f in WORD_FRAMES]),
+                      _maxima(model, tokenizer, sae, glosses(c), away_from=c) if glosses(c) else torch.zeros(0, sae.d_sae))
+                  for c in CONTROL_WORDS}
+        _control_cache[sae] = cached
+    own = _words(word)
+    kept = [m for c, m in cached.items() if own.isdisjoint(_words(c))]
+    return torch.cat([f for f, _ in kept]), torch.cat([g for _, g in kept])
 
 
 def _gap(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
@@ -273,33 +308,47 @@ def _logit_bonus(model, tokenizer, sae, word: str) -> torch.Tensor:
 
 def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = True, labels=None,
                 steer: bool = False, corpus=None) -> list[SearchHit]:
-    """Features selective for ``word``: AUROC of the word in neutral frames against the background and,
-    with ``generate``, of texts the model writes about it against the background and its texts about
-    :data:`NEUTRAL_TOPIC` (so features of its writing style cancel out), plus :data:`GAP_WEIGHT` x the gap
+    """Features selective for ``word``: the mean of up to three AUROCs: of the word in neutral frames against
+    the background and the frames read with :data:`CONTROL_WORDS`; with ``generate``, of texts the model
+    writes about it against the background and its texts about :data:`NEUTRAL_TOPIC` (so features of its
+    writing style cancel out); and of its dictionary definitions (:func:`.glosses.glosses`, when there are
+    :data:`MIN_GLOSSES`) against the background and the control words' definitions. Plus :data:`GAP_WEIGHT` x the gap
     between the means (relative to the feature's largest value here), 0.1 x a logit bonus for features
     that promote the word and :data:`PROFILE_WEIGHT` x how reliably a feature fires on the word across the
     dashboards' ``corpus`` (when given, with token profiles). ``hit.extra`` has ``auroc_word``,
-    ``auroc_about``, ``corpus_rate`` and ``mean_in``/``mean_out``.
+    ``auroc_about``, ``auroc_gloss`` (nan where not read), ``corpus_rate`` and ``mean_in``/``mean_out``.
 
     ``steer``: search's :data:`.steerable.STEER_POOL` best readers are ranked by how likely they make the
     concept's words when added to neutral text (``hit.writes``; ``hit.extra["writes_unsteered"]`` is the same
     without steering), and the first :data:`.steerable.STEER_CANDIDATES` are tried in greedy continuations
     (``hit.steers``, ``hit.steer_coefficient``): :mod:`.steerable`."""
     frames, about = concept_texts(model, tokenizer, word, len(ABOUT_PROMPTS) if generate else 0)
-    _, neg = _background(model, tokenizer, sae, exclude=word)
+    _, background = _background(model, tokenizer, sae, exclude=word)
+    control_frames, control_glosses = _controls(model, tokenizer, sae, word)
+    # the frames read with generic nouns, beside the background: what the frames alone light is left behind
+    neg = torch.cat([background, control_frames])
     pos_w = _maxima(model, tokenizer, sae, frames)
     a_word = auroc(pos_w, neg)
+    pos, aurocs, nan = [pos_w], [a_word], torch.full_like(a_word, float("nan"))
+    a_about = a_gloss = nan
     if about:
         # away from the word's own tokens: a feature of the word's form (its -ing, its first letters) fires
         # on every text that repeats the word, a feature of the topic also where the word is not
         pos_a = _maxima(model, tokenizer, sae, about, away_from=word)
         # the model's texts about the word against the background and its texts about nothing in particular
-        neg_a = torch.cat([neg, _maxima(model, tokenizer, sae, neutral_texts(model, tokenizer)[1])])
+        neg_a = torch.cat([background, _maxima(model, tokenizer, sae, neutral_texts(model, tokenizer)[1])])
         a_about = auroc(pos_a, neg_a)
-        pos = torch.cat([pos_w, pos_a])
-        a = 0.5 * (a_word + a_about)
-    else:
-        a_about, pos, a = torch.full_like(a_word, float("nan")), pos_w, a_word
+        pos.append(pos_a)
+        aurocs.append(a_about)
+    defined = glosses(word)
+    if len(defined) >= MIN_GLOSSES:
+        # what a dictionary says of the word, against the background and what it says of the generic nouns
+        pos_g = _maxima(model, tokenizer, sae, defined, away_from=word)
+        a_gloss = auroc(pos_g, torch.cat([background, control_glosses]))
+        pos.append(pos_g)
+        aurocs.append(a_gloss)
+        neg = torch.cat([neg, control_glosses])
+    pos, a = torch.cat(pos), torch.stack(aurocs).mean(0)
     bonus = _logit_bonus(model, tokenizer, sae, word)
     # the gap between the means weighs as much as half the AUROC: with a few positive texts many features tie
     # at a perfect AUROC, and the ones that fire strongly on every text about the word are the concept's own
@@ -307,7 +356,7 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
     # 0.15, 20 from 0.4 to 1.0; the Matryoshka default gets 23 of 27 at 0.5)
     rate, fired, held = _profile_bonus(tokenizer, corpus, word, sae.d_sae)
     score = a + GAP_WEIGHT * _gap(pos, neg) + 0.1 * bonus + PROFILE_WEIGHT * rate
-    extra = {"auroc_word": a_word, "auroc_about": a_about, "corpus_rate": rate, "corpus_fired": fired,
+    extra = {"auroc_word": a_word, "auroc_about": a_about, "auroc_gloss": a_gloss, "corpus_rate": rate, "corpus_fired": fired,
              "corpus_texts": held, "mean_in": pos.mean(0), "mean_out": neg.mean(0)}
     if not steer:
         return _word_notes(_hits(score, a, bonus, extra, k, labels), word)
