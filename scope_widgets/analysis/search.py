@@ -131,7 +131,7 @@ def _controls(model, tokenizer, sae, word: str) -> tuple[torch.Tensor, torch.Ten
     """``(frames, glosses)``: maxima of :data:`CONTROL_WORDS` in :data:`WORD_FRAMES`, and of their dictionary
     definitions (:mod:`.glosses`; away from the control word), each ``[n, d_sae]`` (computed once per SAE),
     without the control words that share a stem with ``word``."""
-    from .steerable import _words
+    from .steerable import concept_words
 
     cached = _control_cache.get(sae)
     if cached is None:
@@ -139,8 +139,8 @@ def _controls(model, tokenizer, sae, word: str) -> tuple[torch.Tensor, torch.Ten
                       _maxima(model, tokenizer, sae, glosses(c), away_from=c) if glosses(c) else torch.zeros(0, sae.d_sae))
                   for c in CONTROL_WORDS}
         _control_cache[sae] = cached
-    own = _words(word)
-    kept = [m for c, m in cached.items() if own.isdisjoint(_words(c))]
+    own = concept_words(word)[0]
+    kept = [m for c, m in cached.items() if own.isdisjoint(concept_words(c)[0])]
     return torch.cat([f for f, _ in kept]), torch.cat([g for _, g in kept])
 
 
