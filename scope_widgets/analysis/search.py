@@ -53,14 +53,15 @@ WORD_FRAMES = (
 #: held out, and 24 more written on 2026-12-03, whose concepts overlap: pizza, cheese, chocolate; tennis,
 #: chess, swimming), search's top 5 held a feature with AUROC >= 0.90 for 24, 14 and 7 concepts without
 #: them; 24, 14 and 12 with these 16 words (two other sets of 16, concrete nouns: 24, 14, 12 and 24, 14, 12;
-#: ``docs/dashboards.md``). A control word that is the searched word is left out.
+#: ``docs/dashboards.md``). A control word that shares a stem with the searched word is left out.
 CONTROL_WORDS = ("thing", "place", "person", "day", "way", "part", "story", "group", "kind", "side", "piece", "time",
                  "point", "matter", "item", "case")
 #: ``search_word`` reads the word's dictionary definitions (:mod:`.glosses`) when WordNet gives it at least
 #: this many (one definition alone is a single text, too few for an AUROC of its own). Measured on the three
 #: suites, as for :data:`CONTROL_WORDS`: with the frames' and the model's texts' AUROCs, search's top 5 held a
 #: feature with AUROC >= 0.90 for 24, 14 and 12 concepts; with the definitions' as a third of the mean,
-#: 24, 15 and 15, and its first hit did for 17, 12 and 7 concepts instead of 17, 10 and 3.
+#: 24, 15 and 15, and its first hit did for 18, 10 and 8 concepts instead of 17, 10 and 3
+#: (``python -m benchmarks.default_sae --skip-reading``; ``docs/default_sae.md``).
 MIN_GLOSSES = 2
 #: Openings the model continues to write a little about the word (greedy and seeded, so reproducible).
 ABOUT_PROMPTS = (
@@ -312,10 +313,10 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
     the background and the frames read with :data:`CONTROL_WORDS`; with ``generate``, of texts the model
     writes about it against the background and its texts about :data:`NEUTRAL_TOPIC` (so features of its
     writing style cancel out); and of its dictionary definitions (:func:`.glosses.glosses`, when there are
-    :data:`MIN_GLOSSES`) against the background and the control words' definitions. Plus :data:`GAP_WEIGHT` x the gap
-    between the means (relative to the feature's largest value here), 0.1 x a logit bonus for features
-    that promote the word and :data:`PROFILE_WEIGHT` x how reliably a feature fires on the word across the
-    dashboards' ``corpus`` (when given, with token profiles). ``hit.extra`` has ``auroc_word``,
+    :data:`MIN_GLOSSES`) against the background and the control words' definitions. Plus
+    :data:`GAP_WEIGHT` x the gap between the means (relative to the feature's largest value here), 0.1 x a
+    logit bonus for features that promote the word and :data:`PROFILE_WEIGHT` x how reliably a feature
+    fires on the word across the dashboards' ``corpus`` (when given, with token profiles). ``hit.extra`` has ``auroc_word``,
     ``auroc_about``, ``auroc_gloss`` (nan where not read), ``corpus_rate`` and ``mean_in``/``mean_out``.
 
     ``steer``: search's :data:`.steerable.STEER_POOL` best readers are ranked by how likely they make the
@@ -356,8 +357,8 @@ def search_word(model, tokenizer, sae, word: str, k: int = 10, generate: bool = 
     # 0.15, 20 from 0.4 to 1.0; the Matryoshka default gets 23 of 27 at 0.5)
     rate, fired, held = _profile_bonus(tokenizer, corpus, word, sae.d_sae)
     score = a + GAP_WEIGHT * _gap(pos, neg) + 0.1 * bonus + PROFILE_WEIGHT * rate
-    extra = {"auroc_word": a_word, "auroc_about": a_about, "auroc_gloss": a_gloss, "corpus_rate": rate, "corpus_fired": fired,
-             "corpus_texts": held, "mean_in": pos.mean(0), "mean_out": neg.mean(0)}
+    extra = {"auroc_word": a_word, "auroc_about": a_about, "auroc_gloss": a_gloss, "corpus_rate": rate,
+             "corpus_fired": fired, "corpus_texts": held, "mean_in": pos.mean(0), "mean_out": neg.mean(0)}
     if not steer:
         return _word_notes(_hits(score, a, bonus, extra, k, labels), word)
     from .steerable import (STEER_CANDIDATES, STEER_POOL, concept_token_ids, concept_words, embedding_neighbours,
