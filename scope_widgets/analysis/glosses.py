@@ -18,14 +18,14 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import re
 import sys
 from pathlib import Path
+
+from .lexicon import WORDNET_DIR
 
 __all__ = ["glosses", "build", "write", "GLOSS_FILE", "SENSES", "HYPONYMS"]
 
 GLOSS_FILE = Path(__file__).resolve().parents[1] / "data" / "glosses" / "wordnet_glosses.json.gz"
-WORDNET_DIR = Path("/usr/share/wordnet")
 #: Senses of a word read, most frequent first (WordNet orders them by frequency in its tagged corpus).
 SENSES = 2
 #: Kinds of each sense (hyponyms) whose definitions are read too.
@@ -34,8 +34,8 @@ _PARTS = ("noun", "verb", "adj")
 _POS = {"n": "noun", "v": "verb", "a": "adj", "s": "adj"}
 
 
-def _synsets(root: Path, pos: str) -> dict[int, tuple[str, list[tuple[str, int]]]]:
-    """``{offset: (gloss, [(pointer, offset)])}`` of one ``data.<pos>`` file (offsets are byte offsets)."""
+def _synsets(root: Path, pos: str) -> dict[int, tuple[str, list[tuple[str, int, str]]]]:
+    """``{offset: (gloss, [(pointer, offset, part of speech)])}`` of one ``data.<pos>`` file (offsets are byte offsets)."""
     out = {}
     raw = (root / f"data.{pos}").read_bytes()
     at = 0

@@ -137,7 +137,8 @@ def _controls(model, tokenizer, sae, word: str) -> tuple[torch.Tensor, torch.Ten
     cached = _control_cache.get(sae)
     if cached is None:
         cached = {c: (_maxima(model, tokenizer, sae, [f.format(q=c) for f in WORD_FRAMES]),
-                      _maxima(model, tokenizer, sae, glosses(c), away_from=c) if glosses(c) else torch.zeros(0, sae.d_sae))
+                      _maxima(model, tokenizer, sae, defined, away_from=c) if (defined := glosses(c))
+                      else torch.zeros(0, sae.d_sae))
                   for c in CONTROL_WORDS}
         _control_cache[sae] = cached
     own = concept_words(word)[0]
