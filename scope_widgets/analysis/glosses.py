@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from .lexicon import WORDNET_DIR
+from ..corpus.everyday import WORDNET_DIR
 
 __all__ = ["glosses", "build", "write", "GLOSS_FILE", "SENSES", "HYPONYMS"]
 

@@ -11,9 +11,10 @@ import functools
 import re
 from pathlib import Path
 
+from ..corpus.everyday import WORDNET_DIR
+
 __all__ = ["Lexicon", "lexicon", "STOPWORDS", "WORD_CLASSES", "word_class"]
 
-WORDNET_DIR = Path("/usr/share/wordnet")
 #: Hypernyms too general to name a feature by.
 _TOO_GENERAL = {"entity", "physical entity", "abstraction", "object", "whole", "thing", "matter", "physical object",
                 "psychological feature", "attribute", "relation", "group", "measure", "unit", "artifact",
