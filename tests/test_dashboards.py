@@ -220,6 +220,14 @@ def test_save_load_round_trip(scope_and_dash, tmp_path):
 
     raw = load_file(str(out / "dashboards.safetensors"))
     assert raw["tokens"].dtype == np.int32 and raw["ex_value"].dtype == np.float16
+    # stored() holds what a reload reads, bit for bit, so the labels made from it (compute_dashboards' own)
+    # are the labels that relabelling the saved dashboards makes
+    stored = dash.stored().arrays
+    assert sorted(stored) == sorted(back.arrays)
+    for k, v in stored.items():
+        assert v.dtype == back.arrays[k].dtype, k
+        np.testing.assert_array_equal(v, back.arrays[k], err_msg=k)
+    assert back.compute_auto_labels() == dash.auto_labels
 
 
 def test_feature_dashboard_data_contract(scope_and_dash):

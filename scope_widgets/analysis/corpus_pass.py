@@ -121,7 +121,9 @@ def compute_dashboards(
         },
     )
     dash.tokenizer = tokenizer
-    dash.compute_auto_labels()
+    # from the arrays as saved: a float16 logit effect can tip a borderline "→ next" part of a label, and the
+    # labels must be the ones that loading the saved dashboards and relabelling gives
+    dash.auto_labels = dash.stored().compute_auto_labels()
     if ckpt is not None and ckpt.exists():
         ckpt.unlink()
     return dash

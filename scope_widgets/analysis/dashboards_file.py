@@ -265,6 +265,13 @@ class Dashboards:
         self.auto_labels = labels
         return labels
 
+    def stored(self) -> "Dashboards":
+        """A copy whose arrays are what :meth:`save` writes and :meth:`load` reads back (float16 values,
+        contexts in 1/255 steps): labels made from it are the labels a reload makes."""
+        n = int(self.meta["n_examples"])
+        arrays = _dequantise_context({k: _widen(v) for k, v in _compact(_quantise_context(self.arrays, self.d_sae, n)).items()})
+        return type(self)(arrays, dict(self.meta), None, self.tokenizer)
+
     # ------------------------------------------------------------------ files
     def save(self, directory: str | os.PathLike) -> Path:
         """Write ``dashboards.safetensors`` (arrays: token ids, not strings; float16 values where they
