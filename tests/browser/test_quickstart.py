@@ -32,7 +32,7 @@ def test_quickstart_screenshot_for_the_readme(lab, widgets_built):
     lab.run_all(timeout=900)
     page = lab.page
     area = lab.cell_output(3).locator(".jp-OutputArea-output", has=page.locator("[data-token-index]")).first
-    area.wait_for(timeout=60)
+    area.wait_for(timeout=60_000)  # playwright counts milliseconds
     lab.wait_for('[aria-pressed="true"][data-feature-id]', timeout=60, within=lab.cell_output(3))
     size = page.viewport_size
     height = area.evaluate("e => e.getBoundingClientRect().height")
