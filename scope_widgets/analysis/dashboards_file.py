@@ -268,9 +268,11 @@ class Dashboards:
     def stored(self) -> "Dashboards":
         """A copy whose arrays are what :meth:`save` writes and :meth:`load` reads back (float16 values,
         contexts in 1/255 steps): labels made from it are the labels a reload makes."""
-        n = int(self.meta["n_examples"])
-        arrays = _dequantise_context({k: _widen(v) for k, v in _compact(_quantise_context(self.arrays, self.d_sae, n)).items()})
-        return type(self)(arrays, dict(self.meta), None, self.tokenizer)
+        return type(self)(_from_disk(self._to_disk()), dict(self.meta), None, self.tokenizer)
+
+    def _to_disk(self) -> dict[str, np.ndarray]:
+        """The arrays as :meth:`save` writes them (:func:`_from_disk` reads them back)."""
+        return _compact(_quantise_context(self.arrays, self.d_sae, int(self.meta["n_examples"])))
 
     # ------------------------------------------------------------------ files
     def save(self, directory: str | os.PathLike) -> Path:
@@ -280,7 +282,7 @@ class Dashboards:
 
         out = Path(directory).expanduser()
         out.mkdir(parents=True, exist_ok=True)
-        arrays = _compact(_quantise_context(self.arrays, self.d_sae, int(self.meta["n_examples"])))
+        arrays = self._to_disk()
         meta = dict(self.meta)
         tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
         # "format" is the format's name, kept for files already written; atomic_write leaves the file readable
@@ -312,7 +314,7 @@ class Dashboards:
         meta = json.loads((src / META_FILE).read_text(encoding="utf-8"))
         if int(meta.get("version", 0)) > FORMAT_VERSION:
             raise ValueError(f"{src} was written by a newer scope_widgets (format {meta['version']}); upgrade to read it")
-        arrays = _dequantise_context({k: _widen(v) for k, v in load_file(str(src / ARRAYS_FILE)).items()})
+        arrays = _from_disk(load_file(str(src / ARRAYS_FILE)))
         labels = None
         if (src / LABELS_FILE).is_file():
             raw = json.loads((src / LABELS_FILE).read_text(encoding="utf-8")).get("labels", {})
@@ -326,6 +328,11 @@ class Dashboards:
         alive = int((self.arrays["active_count"] > 0).sum())
         return (f"Dashboards({self.sae_name!r}: {self.d_sae} features, {alive} active, over {self.n_tokens} tokens, "
                 f"{self.meta.get('n_examples')} examples per feature)")
+
+
+def _from_disk(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Arrays as written by :meth:`Dashboards.save`, widened back (int64, float32) and dequantised."""
+    return _dequantise_context({k: _widen(v) for k, v in raw.items()})
 
 
 def _quantise_context(arrays: dict[str, np.ndarray], d_sae: int, n_examples: int) -> dict[str, np.ndarray]:
