@@ -21,7 +21,8 @@ Measured (BOS excluded everywhere):
    concepts x 8 sentences, written after every search and label rule had been tuned on the first suite), and
    on ``data/eval/phrases.json`` (8 concepts named by two-word phrases, "ice cream", "credit card", x 8).
    The first two of those on ``data/eval/concepts_heldout2.json`` too (24 concepts x 8, written on 2026-12-03,
-   overlapping on purpose: pizza, cheese, chocolate).
+   overlapping on purpose: pizza, cheese, chocolate), and on ``data/eval/concepts_heldout3.json`` (24 more x 8,
+   written on 2026-12-03 after every rule was set, with neutral sentences of its own: spider, honey, volcano).
    And what a click on a word lists first (in the same paragraphs, at every content word): the first of
    ``acts.ranked_at`` (its word's features first) and of ``acts.top_at`` (the strongest); it is *placed*
    when it is about the concept (AUROC >= 0.80) or its label names the clicked word.
@@ -306,6 +307,9 @@ def main(argv=None) -> dict:
     log("third concept suite ...")  # written 2026-12-03, concepts that overlap (pizza, cheese, chocolate)
     third = json.loads((DATA / "concepts_heldout2.json").read_text())
     report["third_concepts"], report["third_summary"], _ = concept_rows(scope, third, third["concepts"])
+    log("fourth concept suite ...")  # written 2026-12-03 after every rule was set; nothing was chosen on it
+    fourth = json.loads((DATA / "concepts_heldout3.json").read_text())
+    report["fourth_concepts"], report["fourth_summary"], _ = concept_rows(scope, fourth, fourth["concepts"])
     log("phrases ...")  # concepts named by two words, which have no token profile of their own
     phrases = json.loads((DATA / "phrases.json").read_text())
     report["phrase_concepts"], report["phrase_summary"], _ = concept_rows(scope, phrases, phrases["concepts"])
@@ -356,7 +360,8 @@ def summary(report: dict) -> str:
         lines.append(f"reading | {m['name']} | loss recovered {m['loss_recovered']:.3f} | L0 {m['l0']:.1f} | "
                      f"FVE {m['fve_raw']:.3f} | {m['eval_tokens']} tokens")
     for key, what in (("concept_summary", "concepts"), ("heldout_summary", "held-out concepts"),
-                      ("third_summary", "third suite"), ("phrase_summary", "two-word phrases")):
+                      ("third_summary", "third suite"), ("fourth_summary", "fourth suite"),
+                      ("phrase_summary", "two-word phrases")):
         s = report.get(key)
         if s:
             lines.append(f"{what} | {s['n']} | best feature AUROC >= 0.95: {s['best_auroc_ge_0.95']:.0%} | "

@@ -55,10 +55,12 @@ def test_concept_rows_score_search_against_the_sentences(scope):
     assert summary["search_top5_ge_0.90"] == float(r["search_best_auroc"] >= 0.90)
 
 
-@pytest.mark.parametrize("name", ["concepts_heldout.json", "concepts_heldout2.json"])
+HELDOUT_SUITES = ("concepts_heldout.json", "concepts_heldout2.json", "concepts_heldout3.json")
+
+
+@pytest.mark.parametrize("name", HELDOUT_SUITES)
 def test_the_heldout_concepts_are_apart_from_the_tuned_suite(name):
-    others = [json.loads((E.DATA / f).read_text()) for f in ("concepts.json", "concepts_heldout.json",
-                                                             "concepts_heldout2.json") if f != name]
+    others = [json.loads((E.DATA / f).read_text()) for f in ("concepts.json", *HELDOUT_SUITES) if f != name]
     heldout = json.loads((E.DATA / name).read_text())
     words = [c["word"] for c in heldout["concepts"]]
     assert len(words) >= 20 and len(set(words)) == len(words) and len(heldout["neutral"]) >= 30
